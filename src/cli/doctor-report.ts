@@ -1,0 +1,54 @@
+import { formatCapability } from '../core/capabilities.js';
+import type { ProviderHealth } from '../core/provider.js';
+import type { ProviderRegistry } from '../core/registry.js';
+
+/** One provider's line in the doctor report. */
+export interface DoctorProviderEntry {
+  id: string;
+  name: string;
+  vmType: string;
+  capabilities: string[];
+  available: boolean;
+  reason?: string | undefined;
+  setupHint: string;
+  health?: ProviderHealth | undefined;
+  durationMs: number;
+}
+
+/** Everything `testbed doctor` found: the data behind both the text and the JSON output. */
+export interface DoctorReport {
+  providers: DoctorProviderEntry[];
+  needs: string[];
+  selected: string | null;
+  ranked: string[];
+  unmet: string | null;
+  /** True when at least one provider is available and healthy. */
+  healthy: boolean;
+}
+
+/** Runs discovery, health checks and selection for `needs`, and collects the report. */
+export async function collectDoctorReport(
+  registry: ProviderRegistry,
+  needs: readonly string[] = [],
+): Promise<DoctorReport> {
+  const selection = await registry.select(needs);
+  const providers = selection.statuses.map((s) => ({
+    id: s.provider.id,
+    name: s.provider.name,
+    vmType: s.provider.vmType(),
+    capabilities: s.capabilities.map(formatCapability),
+    available: s.available,
+    reason: s.reason,
+    setupHint: s.provider.setupHint,
+    health: s.health,
+    durationMs: s.durationMs,
+  }));
+  return {
+    providers,
+    needs: selection.needs,
+    selected: selection.best?.id ?? null,
+    ranked: selection.ranked,
+    unmet: selection.error?.message ?? null,
+    healthy: providers.some((p) => p.available && p.health?.healthy === true),
+  };
+}

@@ -1,0 +1,90 @@
+import { cac } from 'cac';
+import { CAPABILITY_NAMES } from '../core/capabilities.js';
+import { CONFIG_VARIABLES } from '../core/config.js';
+import { isTestbedError } from '../core/errors.js';
+import { VmBackendRegistry } from '../registry.js';
+import { collectDoctorReport } from './doctor-report.js';
+import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
+
+/** Where the CLI writes; injected so tests can capture output. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function splitList(value: unknown): string[] {
+  if (value === undefined || value === true) return [];
+  return (Array.isArray(value) ? value : [value]).flatMap((v) =>
+    String(v)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+}
+
+const ENVIRONMENT_HELP = `Environment:
+${Object.values(CONFIG_VARIABLES)
+  .map((names) => `  ${names.join(', ')}`)
+  .join('\n')}
+
+Capabilities: ${CAPABILITY_NAMES.join(', ')}, Custom(<name>)`;
+
+/** Runs the `testbed` command line with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const cli = cac('testbed');
+  let exitCode = 0;
+  let action: Promise<void> | undefined;
+
+  cli
+    .command(
+      'doctor',
+      'Discover backends on this host, check their health and show which one is selected',
+    )
+    .option('--json', 'Print the report as JSON')
+    .option('--needs <capabilities>', 'Comma-separated needs, e.g. SerialConsole,CloneVm')
+    .example('testbed doctor --needs SerialConsole')
+    .example("testbed doctor --json --needs 'VmType(Container)'")
+    .action((options: { json?: boolean; needs?: unknown }) => {
+      action = (async () => {
+        const registry = VmBackendRegistry.withDefaults();
+        const report = await collectDoctorReport(registry, splitList(options.needs));
+        io.stdout(options.json ? renderDoctorJson(report) : renderDoctorText(report));
+        exitCode = report.healthy && (report.needs.length === 0 || report.selected) ? 0 : 1;
+      })();
+    });
+
+  cli.help((sections) => [...sections, { body: ENVIRONMENT_HELP }]);
+  cli.version('0.1.0');
+
+  try {
+    cli.parse(['node', 'testbed', ...argv], { run: false });
+    if (!cli.matchedCommand && cli.args.length > 0) {
+      io.stderr(
+        `Unknown command '${cli.args[0]}'. Run \`testbed --help\` for the list of commands.\n`,
+      );
+      return 2;
+    }
+    if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
+      cli.outputHelp();
+      return 0;
+    }
+    await cli.runMatchedCommand();
+    await action;
+    return exitCode;
+  } catch (error) {
+    if (isTestbedError(error)) {
+      io.stderr(`testbed: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof Error && error.name === 'CACError') {
+      io.stderr(`testbed: ${error.message}. Run \`testbed --help\`.\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

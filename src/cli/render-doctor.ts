@@ -1,0 +1,50 @@
+import type { DoctorReport } from './doctor-report.js';
+
+/** Renders the doctor report as the human-readable discovery report. */
+export function renderDoctorText(report: DoctorReport): string {
+  const out: string[] = ['TESTBED BACKEND DISCOVERY', ''];
+  out.push(`Registered providers: ${report.providers.length}`);
+  for (const p of report.providers) {
+    out.push('', `Provider: ${p.id} (${p.name}, ${p.vmType})`);
+    for (const cap of p.capabilities) out.push(`  ✓ ${cap}`);
+  }
+  out.push('', 'Availability (runtime detection):');
+  for (const p of report.providers) {
+    out.push(
+      p.available
+        ? `  ✓ ${p.id} available (${p.durationMs} ms)`
+        : `  ✗ ${p.id} unavailable: ${p.reason ?? 'not found'}\n      fix: ${p.setupHint}`,
+    );
+  }
+  out.push('', 'Health:');
+  for (const p of report.providers.filter((e) => e.available)) {
+    const h = p.health;
+    if (!h) {
+      out.push(`  ✗ ${p.id}: ${p.reason ?? 'health check did not answer'}`);
+      continue;
+    }
+    out.push(`  ${h.healthy ? '✓' : '✗'} ${p.id}: ${h.healthy ? 'healthy' : 'unhealthy'}`);
+    if (h.version) out.push(`      version: ${h.version}`);
+    out.push(
+      `      machines: ${h.resources.vmsAvailable} available, ${h.resources.vmsRunning} running`,
+    );
+    for (const [key, value] of Object.entries(h.details ?? {})) out.push(`      ${key}: ${value}`);
+    for (const warning of h.warnings) out.push(`      ! ${warning}`);
+  }
+  if (!report.providers.some((p) => p.available)) out.push('  (no provider is available)');
+  const needs = report.needs.length > 0 ? ` for ${report.needs.join(', ')}` : '';
+  out.push('', `Selection${needs}:`);
+  if (report.selected) {
+    const chosen = report.providers.find((p) => p.id === report.selected);
+    out.push(`  → ${report.selected}${chosen ? ` (${chosen.name}, ${chosen.vmType})` : ''}`);
+    if (report.ranked.length > 1) out.push(`    ranking: ${report.ranked.join(' > ')}`);
+  } else {
+    out.push(`  ✗ ${report.unmet ?? 'no provider matches'}`.replaceAll('\n', '\n    '));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Renders the doctor report as JSON. */
+export function renderDoctorJson(report: DoctorReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

@@ -1,0 +1,117 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, type ValidationProblem } from './errors.js';
+
+/** testbed's configuration, read from the environment. */
+export interface TestbedConfig {
+  /** libvirt connection URI. */
+  libvirtUri: string;
+  /** SSH port inside guests. */
+  sshPort: number;
+  /** Image cache directory. */
+  baseImagePath: string;
+  /** Directory for per-run state: overlays, seeds, keys, logs, run manifests. */
+  stateDir: string;
+  /** Provider ids to use, in order of preference; undefined means all, in registration order. */
+  providers: string[] | undefined;
+  /** Upper bound for each provider's availability and health check, in ms. */
+  timeoutMs: number;
+}
+
+/** Environment variable names read by `loadConfig`, each with its older alias if any. */
+export const CONFIG_VARIABLES = {
+  libvirtUri: ['TESTBED_LIBVIRT_URI', 'BENCHSCALE_LIBVIRT_URI'],
+  sshPort: ['TESTBED_SSH_PORT', 'BENCHSCALE_SSH_PORT'],
+  baseImagePath: ['TESTBED_BASE_IMAGE_PATH', 'BENCHSCALE_BASE_IMAGE_PATH'],
+  stateDir: ['TESTBED_STATE_DIR'],
+  providers: ['TESTBED_PROVIDERS'],
+  timeoutMs: ['TESTBED_TIMEOUT_MS'],
+} as const satisfies Record<keyof TestbedConfig, readonly string[]>;
+
+/** Where testbed keeps caches: root uses /var, because libvirt's qemu user cannot enter /root. */
+function defaultCacheRoot(env: NodeJS.ProcessEnv, uid: number | undefined): string {
+  if (uid === 0) return '/var/cache/testbed';
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'testbed');
+}
+
+const integer = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be ${what}, a whole number`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const fields = {
+  libvirtUri: z
+    .string()
+    .trim()
+    .regex(/^[a-z][a-z0-9+]*:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system'),
+  sshPort: integer(1, 65535, 'a TCP port'),
+  baseImagePath: z.string().trim().min(1, 'must not be empty'),
+  stateDir: z.string().trim().min(1, 'must not be empty'),
+  providers: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z.string().regex(/^[a-z][a-z0-9-]*$/, 'provider ids are lowercase, e.g. libvirt,docker'),
+        )
+        .min(1, 'must list at least one provider id, e.g. libvirt,docker'),
+    ),
+  timeoutMs: integer(1, 3_600_000, 'milliseconds'),
+};
+
+/**
+ * Reads and validates testbed's configuration from `env`. TESTBED_* wins over the BENCHSCALE_*
+ * aliases; every bad variable is reported in one `ConfigError`.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number | undefined = process.getuid?.(),
+): TestbedConfig {
+  const cacheRoot = defaultCacheRoot(env, uid);
+  const defaults: Record<keyof TestbedConfig, string | undefined> = {
+    libvirtUri: 'qemu:///system',
+    sshPort: '22',
+    baseImagePath: join(cacheRoot, 'images'),
+    stateDir: join(cacheRoot, 'runs'),
+    providers: undefined,
+    timeoutMs: '5000',
+  };
+  const problems: ValidationProblem[] = [];
+  const config: Record<string, unknown> = {};
+  for (const key of Object.keys(fields) as (keyof TestbedConfig)[]) {
+    const names: readonly string[] = CONFIG_VARIABLES[key];
+    const name = names.find((n) => env[n] !== undefined && env[n] !== '');
+    const raw = name ? env[name] : defaults[key];
+    if (raw === undefined) {
+      config[key] = undefined;
+      continue;
+    }
+    const result = fields[key].safeParse(raw);
+    if (result.success) config[key] = result.data;
+    else {
+      for (const issue of result.error.issues) {
+        problems.push({
+          path: name ?? key,
+          message: `${issue.message} (got ${JSON.stringify(raw)})`,
+        });
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems, {
+      subject: 'testbed environment',
+      fix: 'Correct or unset the variables above; `npx testbed doctor --help` lists them all.',
+    });
+  }
+  return config as unknown as TestbedConfig;
+}

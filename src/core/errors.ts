@@ -1,0 +1,224 @@
+/** Stable error codes; a code never changes meaning once released. */
+export type TestbedErrorCode =
+  | 'TESTBED_INVALID_CAPABILITY'
+  | 'TESTBED_INVALID_CONFIG'
+  | 'TESTBED_INVALID_SPEC'
+  | 'TESTBED_DUPLICATE_PROVIDER'
+  | 'TESTBED_NO_MATCHING_PROVIDER'
+  | 'TESTBED_PROVIDER_UNAVAILABLE'
+  | 'TESTBED_UNSUPPORTED'
+  | 'TESTBED_TIMEOUT'
+  | 'TESTBED_COMMAND_FAILED'
+  | 'TESTBED_IMAGE_NOT_FOUND'
+  | 'TESTBED_IMAGE_BUILD_FAILED'
+  | 'TESTBED_PROVISION_FAILED'
+  | 'TESTBED_NOT_YET_AVAILABLE';
+
+/** Options shared by every testbed error. */
+export interface TestbedErrorOptions {
+  /** The underlying error, kept for `error.cause` chains. */
+  cause?: unknown;
+  /** What the user can do about it; appended to the message. */
+  fix?: string;
+}
+
+/** Base class of every error testbed throws on purpose; `code` is stable, `fix` says what to do. */
+export class TestbedError extends Error {
+  /** Machine-readable, stable error code. */
+  readonly code: TestbedErrorCode;
+  /** What the user can do about it, if anything. */
+  readonly fix: string | undefined;
+
+  constructor(code: TestbedErrorCode, message: string, options: TestbedErrorOptions = {}) {
+    super(options.fix ? `${message}\n  Fix: ${options.fix}` : message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.fix = options.fix;
+  }
+}
+
+/** A capability name or object that is not one testbed knows. */
+export class InvalidCapabilityError extends TestbedError {
+  constructor(
+    readonly input: unknown,
+    message: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_INVALID_CAPABILITY', message, options);
+  }
+}
+
+/** One problem found while validating configuration or a spec. */
+export interface ValidationProblem {
+  /** Where the problem is: an environment variable name or an option path such as `machines.web.needs[0]`. */
+  path: string;
+  /** What is wrong with the value there. */
+  message: string;
+}
+
+/** Configuration (environment or options) failed validation; every problem is listed at once. */
+export class ConfigError extends TestbedError {
+  constructor(
+    readonly problems: readonly ValidationProblem[],
+    options: TestbedErrorOptions & { subject?: string } = {},
+  ) {
+    const subject = options.subject ?? 'testbed configuration';
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    super(
+      'TESTBED_INVALID_CONFIG',
+      `Invalid ${subject} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      options,
+    );
+  }
+}
+
+/** A machine spec handed to `provision()` failed validation. */
+export class InvalidSpecError extends TestbedError {
+  constructor(
+    readonly problems: readonly ValidationProblem[],
+    options: TestbedErrorOptions = {},
+  ) {
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    super('TESTBED_INVALID_SPEC', `Invalid machine spec:\n${lines.join('\n')}`, options);
+  }
+}
+
+/** Two providers were registered under one id. */
+export class DuplicateProviderError extends TestbedError {
+  constructor(readonly providerId: string) {
+    super(
+      'TESTBED_DUPLICATE_PROVIDER',
+      `A provider with id '${providerId}' is already registered.`,
+      {
+        fix: 'Register each provider once, or give the second one a different id.',
+      },
+    );
+  }
+}
+
+/** Why one provider could not serve a request. */
+export interface ProviderMismatch {
+  /** The provider's id. */
+  providerId: string;
+  /** False when the backend is not usable on this host right now. */
+  available: boolean;
+  /** Why it is unavailable or unhealthy, when known. */
+  reason?: string | undefined;
+  /** Needed capabilities the provider does not offer, formatted. */
+  missing: string[];
+  /** How to make the provider usable, when it is the obstacle. */
+  fix?: string | undefined;
+}
+
+/** No registered provider is available and offers every needed capability. */
+export class NoMatchingProviderError extends TestbedError {
+  constructor(
+    readonly needs: readonly string[],
+    readonly mismatches: readonly ProviderMismatch[],
+  ) {
+    const lines = mismatches.map((m) => {
+      const parts: string[] = [];
+      if (m.missing.length > 0) parts.push(`lacks ${m.missing.join(', ')}`);
+      if (!m.available) parts.push(`unavailable${m.reason ? ` (${m.reason})` : ''}`);
+      else if (m.reason) parts.push(m.reason);
+      const fix = m.fix && m.missing.length === 0 ? `\n      fix: ${m.fix}` : '';
+      return `  - ${m.providerId}: ${parts.join('; ')}${fix}`;
+    });
+    const wanted = needs.length > 0 ? needs.join(', ') : '(no specific capability)';
+    super(
+      'TESTBED_NO_MATCHING_PROVIDER',
+      mismatches.length === 0
+        ? `No provider is registered, so nothing can serve ${wanted}.`
+        : `No available provider offers ${wanted}:\n${lines.join('\n')}`,
+      {
+        fix:
+          mismatches.length === 0
+            ? 'Use VmBackendRegistry.withDefaults() or register a provider.'
+            : 'Apply a fix above, drop the needs no provider offers, or run `npx testbed doctor` for details.',
+      },
+    );
+  }
+}
+
+/** A backend was asked for work while it is not usable here. */
+export class ProviderUnavailableError extends TestbedError {
+  constructor(
+    readonly providerId: string,
+    reason: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super(
+      'TESTBED_PROVIDER_UNAVAILABLE',
+      `Provider '${providerId}' is unavailable: ${reason}`,
+      options,
+    );
+  }
+}
+
+/** A machine does not offer the operation that was asked of it. */
+export class UnsupportedOperationError extends TestbedError {
+  constructor(operation: string, providerId: string, options: TestbedErrorOptions = {}) {
+    super(
+      'TESTBED_UNSUPPORTED',
+      `Provider '${providerId}' does not support ${operation}.`,
+      options,
+    );
+  }
+}
+
+/** A bounded operation did not finish in time. */
+export class TimeoutError extends TestbedError {
+  constructor(
+    readonly operation: string,
+    readonly timeoutMs: number,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_TIMEOUT', `${operation} did not finish within ${timeoutMs} ms.`, options);
+  }
+}
+
+/** An external tool (virsh, qemu-img, docker, ...) exited with an error. */
+export class CommandFailedError extends TestbedError {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    const detail = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join('\n    ')}` : '';
+    super(
+      'TESTBED_COMMAND_FAILED',
+      `\`${command}\` failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}${detail}`,
+      options,
+    );
+  }
+}
+
+/** A base image is neither in the image cache nor at the given path. */
+export class ImageNotFoundError extends TestbedError {
+  constructor(
+    readonly image: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_IMAGE_NOT_FOUND', `Image '${image}' was not found.`, options);
+  }
+}
+
+/** Building a base image from its recipe failed; nothing was left in the cache. */
+export class ImageBuildError extends TestbedError {
+  constructor(message: string, options: TestbedErrorOptions = {}) {
+    super('TESTBED_IMAGE_BUILD_FAILED', message, options);
+  }
+}
+
+/** A machine could not be provisioned; whatever was created for it has been removed. */
+export class ProvisionError extends TestbedError {
+  constructor(message: string, options: TestbedErrorOptions = {}) {
+    super('TESTBED_PROVISION_FAILED', message, options);
+  }
+}
+
+/** True when `error` is a testbed error, optionally with the given code. */
+export function isTestbedError(error: unknown, code?: TestbedErrorCode): error is TestbedError {
+  return error instanceof TestbedError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,75 @@
+import { formatCapability, missingCapabilities, type VmCapability } from './capabilities.js';
+import type { ProviderMismatch } from './errors.js';
+
+/** What the ranking knows of one provider: pure data, gathered by discovery. */
+export interface RankingCandidate {
+  /** Provider id. */
+  id: string;
+  /** Capabilities it offers. */
+  capabilities: readonly VmCapability[];
+  /** Result of the availability check. */
+  available: boolean;
+  /** Result of the health check; undefined when it was not run. */
+  healthy?: boolean | undefined;
+  /** Why it is unavailable or unhealthy. */
+  reason?: string | undefined;
+  /** How to make it usable. */
+  fix?: string | undefined;
+}
+
+/** The outcome of ranking: usable providers best first, and why the others were passed over. */
+export interface Ranking {
+  /** Providers that cover every need, best first. */
+  ranked: RankingCandidate[];
+  /** Every provider that was passed over, with the reason. */
+  mismatches: ProviderMismatch[];
+}
+
+/**
+ * Ranks providers for a set of needs. A provider qualifies when it is available, not known to be
+ * unhealthy, allowed by `preference` (when given) and offers every need. Qualified providers are
+ * ordered by: position in `preference`; then healthy before unchecked; then fewest surplus
+ * capabilities (the most specific, usually cheapest, backend); then registration order.
+ */
+export function rankProviders(
+  candidates: readonly RankingCandidate[],
+  needs: readonly VmCapability[],
+  preference?: readonly string[],
+): Ranking {
+  const qualified: { candidate: RankingCandidate; index: number }[] = [];
+  const mismatches: ProviderMismatch[] = [];
+  candidates.forEach((candidate, index) => {
+    const missing = missingCapabilities(candidate.capabilities, needs).map(formatCapability);
+    if (preference && !preference.includes(candidate.id)) {
+      mismatches.push({
+        providerId: candidate.id,
+        available: candidate.available,
+        reason: 'not listed in TESTBED_PROVIDERS',
+        missing,
+        fix: `Add ${candidate.id} to TESTBED_PROVIDERS.`,
+      });
+    } else if (!candidate.available || candidate.healthy === false || missing.length > 0) {
+      mismatches.push({
+        providerId: candidate.id,
+        available: candidate.available,
+        reason: candidate.reason,
+        missing,
+        fix: candidate.fix,
+      });
+    } else {
+      qualified.push({ candidate, index });
+    }
+  });
+  const rank = (id: string) => {
+    const position = preference?.indexOf(id) ?? -1;
+    return position === -1 ? Number.MAX_SAFE_INTEGER : position;
+  };
+  qualified.sort(
+    (a, b) =>
+      rank(a.candidate.id) - rank(b.candidate.id) ||
+      Number(b.candidate.healthy === true) - Number(a.candidate.healthy === true) ||
+      a.candidate.capabilities.length - b.candidate.capabilities.length ||
+      a.index - b.index,
+  );
+  return { ranked: qualified.map((q) => q.candidate), mismatches };
+}

@@ -1,0 +1,193 @@
+import {
+  type CapabilityInput,
+  formatCapability,
+  parseNeeds,
+  type VmCapability,
+  type VmType,
+} from './capabilities.js';
+import { DuplicateProviderError, NoMatchingProviderError } from './errors.js';
+import type { ProviderHealth, VmBackendProvider } from './provider.js';
+import { type RankingCandidate, rankProviders } from './ranking.js';
+import { withTimeout } from './with-timeout.js';
+
+/** Options for a registry. */
+export interface RegistryOptions {
+  /** Upper bound for each provider's availability and health check, in ms. Default 5000. */
+  timeoutMs?: number;
+  /** Provider ids to use, best first; others are passed over. Default: all, in registration order. */
+  preference?: readonly string[] | undefined;
+}
+
+/** What discovery found out about one provider. */
+export interface ProviderStatus {
+  /** The provider. */
+  provider: VmBackendProvider;
+  /** Its capabilities, parsed. */
+  capabilities: VmCapability[];
+  /** Result of `isAvailable()`, false when it threw or timed out. */
+  available: boolean;
+  /** Why it is unavailable or unhealthy. */
+  reason?: string | undefined;
+  /** Result of `checkHealth()` when it ran and resolved. */
+  health?: ProviderHealth | undefined;
+  /** Time the checks took, in ms. */
+  durationMs: number;
+}
+
+/** The result of `findBest` with the reasoning behind it. */
+export interface Selection {
+  /** Needs as given, formatted. */
+  needs: string[];
+  /** The chosen provider, if any qualified. */
+  best: VmBackendProvider | undefined;
+  /** Qualified provider ids, best first. */
+  ranked: string[];
+  /** The error `findBest` throws when nothing qualified. */
+  error: NoMatchingProviderError | undefined;
+  /** Discovery results the decision was made on. */
+  statuses: ProviderStatus[];
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
+}
+
+/** Holds providers and finds the ones that fit; every check runs in parallel and is bounded. */
+export class ProviderRegistry {
+  readonly #providers = new Map<string, VmBackendProvider>();
+  readonly #timeoutMs: number;
+  readonly #preference: readonly string[] | undefined;
+
+  constructor(options: RegistryOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#preference = options.preference;
+  }
+
+  /** Adds a provider; a second provider with the same id throws `DuplicateProviderError`. */
+  register(provider: VmBackendProvider): this {
+    if (this.#providers.has(provider.id)) throw new DuplicateProviderError(provider.id);
+    this.#providers.set(provider.id, provider);
+    return this;
+  }
+
+  /** Registered providers, in registration order. */
+  providers(): VmBackendProvider[] {
+    return [...this.#providers.values()];
+  }
+
+  /** The registered provider with this id. */
+  get(id: string): VmBackendProvider | undefined {
+    return this.#providers.get(id);
+  }
+
+  /** Checks every provider in parallel: availability, then (with `health`) health of the available ones. */
+  async discover(
+    options: { health?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ProviderStatus[]> {
+    return Promise.all(
+      this.providers().map((p) => this.#status(p, options.health ?? false, options.signal)),
+    );
+  }
+
+  async #status(
+    provider: VmBackendProvider,
+    health: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<ProviderStatus> {
+    const started = performance.now();
+    const status: ProviderStatus = {
+      provider,
+      capabilities: provider.capabilities(),
+      available: false,
+      durationMs: 0,
+    };
+    try {
+      status.available = await withTimeout(
+        `${provider.id}: isAvailable()`,
+        this.#timeoutMs,
+        (s) => provider.isAvailable(s),
+        signal,
+      );
+      if (!status.available) status.reason = 'not found on this host';
+    } catch (error) {
+      status.reason = describe(error);
+    }
+    if (status.available && health) {
+      try {
+        status.health = await withTimeout(
+          `${provider.id}: checkHealth()`,
+          this.#timeoutMs,
+          (s) => provider.checkHealth(s),
+          signal,
+        );
+        if (!status.health.healthy)
+          status.reason = status.health.warnings.join('; ') || 'unhealthy';
+      } catch (error) {
+        status.reason = `health check failed: ${describe(error)}`;
+      }
+    }
+    status.durationMs = Math.round(performance.now() - started);
+    return status;
+  }
+
+  /** Providers whose availability check says yes, in registration order. */
+  async findAvailable(signal?: AbortSignal): Promise<VmBackendProvider[]> {
+    const statuses = await this.discover(signal ? { signal } : {});
+    return statuses.filter((s) => s.available).map((s) => s.provider);
+  }
+
+  /** Available providers that offer `capability`. */
+  async findByCapability(capability: CapabilityInput): Promise<VmBackendProvider[]> {
+    const [need] = parseNeeds([capability]);
+    const wanted = formatCapability(need as VmCapability);
+    const available = await this.findAvailable();
+    return available.filter((p) => p.capabilities().some((c) => formatCapability(c) === wanted));
+  }
+
+  /** Available providers that manage machines of `type`. */
+  async findByVmType(type: VmType): Promise<VmBackendProvider[]> {
+    return (await this.findAvailable()).filter((p) => p.vmType() === type);
+  }
+
+  /** Health of every available provider, checked in parallel: id -> health, or the error. */
+  async healthCheck(signal?: AbortSignal): Promise<Map<string, ProviderHealth | Error>> {
+    const statuses = await this.discover({ health: true, ...(signal ? { signal } : {}) });
+    const result = new Map<string, ProviderHealth | Error>();
+    for (const status of statuses) {
+      if (status.health) result.set(status.provider.id, status.health);
+      else result.set(status.provider.id, new Error(status.reason ?? 'unavailable'));
+    }
+    return result;
+  }
+
+  /** Ranks the providers for `needs` and explains the choice; never throws for a missing match. */
+  async select(needs: readonly unknown[] = [], signal?: AbortSignal): Promise<Selection> {
+    const parsed = parseNeeds(needs);
+    const statuses = await this.discover({ health: true, ...(signal ? { signal } : {}) });
+    const candidates: RankingCandidate[] = statuses.map((s) => ({
+      id: s.provider.id,
+      capabilities: s.capabilities,
+      available: s.available,
+      healthy: s.health?.healthy ?? (s.available ? false : undefined),
+      reason: s.reason,
+      fix: s.provider.setupHint,
+    }));
+    const { ranked, mismatches } = rankProviders(candidates, parsed, this.#preference);
+    const formatted = parsed.map(formatCapability);
+    const first = ranked[0];
+    return {
+      needs: formatted,
+      best: first ? this.#providers.get(first.id) : undefined,
+      ranked: ranked.map((r) => r.id),
+      error: first ? undefined : new NoMatchingProviderError(formatted, mismatches),
+      statuses,
+    };
+  }
+
+  /** The best available, healthy provider offering every need; throws `NoMatchingProviderError` otherwise. */
+  async findBest(needs: readonly unknown[] = [], signal?: AbortSignal): Promise<VmBackendProvider> {
+    const selection = await this.select(needs, signal);
+    if (!selection.best) throw selection.error;
+    return selection.best;
+  }
+}

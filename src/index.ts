@@ -1,0 +1,67 @@
+export type {
+  CapabilityInput,
+  CapabilityString,
+  SimpleCapabilityName,
+  VmCapability,
+  VmType,
+} from './core/capabilities.js';
+export {
+  CAPABILITY_NAMES,
+  capabilityEquals,
+  capabilitySchema,
+  formatCapability,
+  missingCapabilities,
+  needsSchema,
+  parseCapability,
+  parseNeeds,
+  SIMPLE_CAPABILITIES,
+  VM_TYPES,
+} from './core/capabilities.js';
+export type { TestbedConfig } from './core/config.js';
+export { CONFIG_VARIABLES, loadConfig } from './core/config.js';
+export type {
+  ProviderMismatch,
+  TestbedErrorCode,
+  TestbedErrorOptions,
+  ValidationProblem,
+} from './core/errors.js';
+export {
+  CommandFailedError,
+  ConfigError,
+  DuplicateProviderError,
+  ImageBuildError,
+  ImageNotFoundError,
+  InvalidCapabilityError,
+  InvalidSpecError,
+  isTestbedError,
+  NoMatchingProviderError,
+  ProviderUnavailableError,
+  ProvisionError,
+  TestbedError,
+  TimeoutError,
+  UnsupportedOperationError,
+} from './core/errors.js';
+export type {
+  ExecOptions,
+  ExecResult,
+  Machine,
+  MachineConsole,
+  MachineDescriptor,
+  MachineNetwork,
+  MachineSnapshot,
+  MachineSpec,
+  ProviderHealth,
+  ProvisionerOptions,
+  SshConnectionInfo,
+  VmBackendProvider,
+  VmProvisioner,
+  WaitForOptions,
+} from './core/provider.js';
+export type { Ranking, RankingCandidate } from './core/ranking.js';
+export { rankProviders } from './core/ranking.js';
+export type { ProviderStatus, RegistryOptions, Selection } from './core/registry.js';
+export { ProviderRegistry } from './core/registry.js';
+export type { RunContext, RunOwner } from './core/run-context.js';
+export { createRunContext, isOwnerAlive } from './core/run-context.js';
+export type { DefaultRegistryOptions } from './registry.js';
+export { VmBackendRegistry } from './registry.js';
