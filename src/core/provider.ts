@@ -1,5 +1,5 @@
 import type { VmCapability, VmType } from './capabilities.js';
-import type { RunContext } from './run-context.js';
+import type { RunContext, RunOwner } from './run-context.js';
 
 /** What a slower, connecting health check found out about a backend. */
 export interface ProviderHealth {
@@ -171,6 +171,30 @@ export interface ProvisionerOptions {
   run: RunContext;
 }
 
+/** Something testbed created on a backend, found by its run stamp (libvirt metadata, Docker labels, run directory). */
+export interface OwnedResource {
+  /** Provider that manages it. */
+  providerId: string;
+  /** What it is. */
+  kind: 'domain' | 'network' | 'container' | 'image' | 'directory' | 'snapshot';
+  /** Backend-level name (domain name, container id, path). */
+  name: string;
+  /** Run that created it. */
+  runId: string;
+  /** Process that owns that run. */
+  owner: RunOwner;
+  /** Creation time, ms since the epoch, when known. */
+  createdAt?: number | undefined;
+}
+
+/** What `removeRun` did. */
+export interface RemovalReport {
+  /** Resources that are gone. */
+  removed: OwnedResource[];
+  /** Resources that could not be removed after retries, with the reason. */
+  failed: { resource: OwnedResource; error: string }[];
+}
+
 /** A backend that can provide machines: discovered at runtime, ranked by capabilities. */
 export interface VmBackendProvider {
   /** Unique identifier, e.g. `libvirt`. */
@@ -189,4 +213,8 @@ export interface VmBackendProvider {
   checkHealth(signal?: AbortSignal): Promise<ProviderHealth>;
   /** Creates a provisioner bound to a run. */
   createProvisioner(options: ProvisionerOptions): Promise<VmProvisioner>;
+  /** Lists every resource testbed created on this backend, of any run (for `testbed ls`, the reaper). */
+  listResources?(signal?: AbortSignal): Promise<OwnedResource[]>;
+  /** Removes every resource of `runId`, newest first, retrying with backoff; never hangs, never throws for one stuck resource. */
+  removeRun?(runId: string, signal?: AbortSignal): Promise<RemovalReport>;
 }
