@@ -1,0 +1,169 @@
+import { constants } from 'node:os';
+import { Client } from 'ssh2';
+import { CommandFailedError, TimeoutError } from '../core/errors.js';
+import type { ExecOptions, ExecResult } from '../core/provider.js';
+import { toRemoteCommand } from './shell-quote.js';
+import type { SshTarget } from './ssh-target.js';
+
+/** Options for opening an SSH connection. */
+export interface ConnectSshOptions {
+  /** Aborts the connection attempt. */
+  signal?: AbortSignal;
+  /** Upper bound on TCP connect plus handshake and authentication. Default 10 s. */
+  timeoutMs?: number;
+}
+
+/** An open SSH connection that runs commands; close it when done. */
+export interface SshConnection {
+  /** Runs `command` (shell code, or an argument array quoted for the remote shell). */
+  exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Closes the connection; idempotent. */
+  close(): void;
+}
+
+function describeTarget(target: SshTarget, command = ''): string {
+  return `ssh -p ${target.port} ${target.username}@${target.host}${command ? ` ${command}` : ''}`;
+}
+
+function exitCodeOf(code: number | null | undefined, signalName: string | undefined): number {
+  if (typeof code === 'number') return code;
+  const signal = signalName ? constants.signals[`SIG${signalName}` as NodeJS.Signals] : undefined;
+  // Shells report a command killed by a signal as 128 + the signal number; mirror that.
+  return signal === undefined ? 255 : 128 + signal;
+}
+
+/** Opens an SSH connection authenticated by key; rejects with `CommandFailedError` or `TimeoutError`. */
+export function connectSsh(
+  target: SshTarget,
+  options: ConnectSshOptions = {},
+): Promise<SshConnection> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const client = new Client();
+  return new Promise<SshConnection>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      client.destroy();
+      reject(error);
+    };
+    const onAbort = () => fail(options.signal?.reason);
+    const timer = setTimeout(
+      () => fail(new TimeoutError(`SSH connection to ${target.host}:${target.port}`, timeoutMs)),
+      timeoutMs,
+    );
+    const cleanup = () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    if (options.signal?.aborted) return fail(options.signal.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Errors after settling (a late reset, a closed socket) are expected and must not crash.
+    client.on('error', (error) =>
+      fail(
+        new CommandFailedError(describeTarget(target), undefined, error.message, {
+          cause: error,
+          fix: `Check that the machine is running and its SSH server listens on ${target.host}:${target.port} and accepts the key for '${target.username}'.`,
+        }),
+      ),
+    );
+    client.once('ready', () => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(createConnection(client, target));
+    });
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      privateKey: target.privateKey,
+      readyTimeout: timeoutMs,
+      // Throwaway machines get fresh host keys on every boot: there is nothing to pin.
+      hostVerifier: () => true,
+    });
+  });
+}
+
+function createConnection(client: Client, target: SshTarget): SshConnection {
+  let closed = false;
+  return {
+    exec: (command, options = {}) => runExec(client, target, toRemoteCommand(command), options),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      client.end();
+    },
+  };
+}
+
+function runExec(
+  client: Client,
+  target: SshTarget,
+  command: string,
+  options: ExecOptions,
+): Promise<ExecResult> {
+  return new Promise<ExecResult>((resolve, reject) => {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      client.removeListener('close', onClientClose);
+      action();
+    };
+    // Ending the whole connection is the only reliable way to stop a remote command over SSH.
+    const onAbort = () =>
+      settle(() => {
+        client.end();
+        reject(options.signal?.reason);
+      });
+    const onClientClose = () =>
+      settle(() =>
+        reject(
+          new CommandFailedError(describeTarget(target, command), undefined, 'connection closed', {
+            fix: 'The machine went away or its SSH server dropped the connection.',
+          }),
+        ),
+      );
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    client.once('close', onClientClose);
+    if (options.timeoutMs !== undefined) {
+      const limit = options.timeoutMs;
+      timer = setTimeout(
+        () =>
+          settle(() => {
+            client.end();
+            reject(new TimeoutError(`\`${describeTarget(target, command)}\``, limit));
+          }),
+        limit,
+      );
+    }
+    client.exec(command, (error, stream) => {
+      if (error) {
+        settle(() =>
+          reject(new CommandFailedError(describeTarget(target, command), undefined, error.message)),
+        );
+        return;
+      }
+      stream.on('data', (chunk: Buffer) => stdout.push(chunk));
+      stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+      stream.once('close', (code: number | null, signalName?: string) =>
+        settle(() =>
+          resolve({
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8'),
+            exitCode: exitCodeOf(code, signalName),
+          }),
+        ),
+      );
+      stream.end(options.input);
+    });
+  });
+}

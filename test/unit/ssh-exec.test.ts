@@ -1,0 +1,100 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSshKeyPair } from '../../src/ssh/generate-ssh-key-pair.js';
+import { sshExec } from '../../src/ssh/ssh-exec.js';
+import type { SshTarget } from '../../src/ssh/ssh-target.js';
+import { waitForSsh } from '../../src/ssh/wait-for-ssh.js';
+
+// An in-process SSH server that answers each exec with what it received: the remote command
+// string on stdout, stdin on stderr, and an exit code taken from a `exit:N` command.
+const clientKey = generateSshKeyPair('client');
+const allowed = ssh2.utils.parseKey(clientKey.publicKey);
+let server: ssh2.Server;
+let target: SshTarget;
+
+beforeAll(async () => {
+  if (allowed instanceof Error) throw allowed;
+  server = new ssh2.Server({ hostKeys: [generateSshKeyPair('host').privateKey] }, (client) => {
+    client.on('authentication', (ctx) => {
+      const ok =
+        ctx.method === 'publickey' &&
+        ctx.username === 'root' &&
+        ctx.key.data.equals(allowed.getPublicSSH());
+      if (ok) ctx.accept();
+      else ctx.reject(['publickey']);
+    });
+    client.on('session', (accept) => {
+      accept().on('exec', (acceptExec, _reject, info) => {
+        const stream = acceptExec();
+        if (info.command === 'sleep') return;
+        const input: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => input.push(chunk));
+        stream.on('end', () => {
+          stream.write(info.command);
+          stream.stderr.write(Buffer.concat(input));
+          stream.exit(Number(/^exit:(\d+)$/.exec(info.command)?.[1] ?? 0));
+          stream.end();
+        });
+      });
+    });
+    client.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  target = { host: '127.0.0.1', port, username: 'root', privateKey: clientKey.privateKey };
+});
+
+afterAll(() => {
+  server.close();
+});
+
+describe('sshExec', () => {
+  it('sends an argument array quoted for the remote shell and returns output and exit code', async () => {
+    const result = await sshExec(target, ['echo', "it's $HOME"]);
+    expect(result).toEqual({ stdout: `echo 'it'\\''s $HOME'`, stderr: '', exitCode: 0 });
+  });
+
+  it('resolves with a non-zero exit code instead of rejecting', async () => {
+    expect((await sshExec(target, 'exit:3')).exitCode).toBe(3);
+  });
+
+  it('writes input to the command', async () => {
+    expect((await sshExec(target, 'cat', { input: 'hello\n' })).stderr).toBe('hello\n');
+  });
+
+  it('rejects with a TimeoutError when the command outlives timeoutMs', async () => {
+    await expect(sshExec(target, 'sleep', { timeoutMs: 300 })).rejects.toMatchObject({
+      code: 'TESTBED_TIMEOUT',
+    });
+  });
+
+  it('rejects with the abort reason when the signal aborts', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop')), 200);
+    await expect(sshExec(target, 'sleep', { signal: controller.signal })).rejects.toThrow('stop');
+  });
+
+  it('names the target and the fix when the key is refused', async () => {
+    const stranger = { ...target, privateKey: generateSshKeyPair().privateKey };
+    await expect(sshExec(stranger, 'true')).rejects.toMatchObject({
+      code: 'TESTBED_COMMAND_FAILED',
+      message: expect.stringMatching(/ssh -p \d+ root@127\.0\.0\.1[\s\S]*accepts the key/),
+    });
+  });
+});
+
+describe('waitForSsh', () => {
+  it('resolves once the server answers', async () => {
+    await expect(waitForSsh(target, { timeoutMs: 5_000 })).resolves.toBeUndefined();
+  });
+
+  it('gives up at the deadline with the last connection error as cause', async () => {
+    const closed = { ...target, port: 1 };
+    const error = await waitForSsh(closed, { timeoutMs: 800 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TESTBED_TIMEOUT' });
+    expect(String((error as Error).cause)).toMatch(/ECONNREFUSED/);
+  });
+});
