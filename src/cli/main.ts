@@ -58,7 +58,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       })();
     });
 
-  cli.help((sections) => [...sections, { body: ENVIRONMENT_HELP }]);
+  // cac prints help with console.info; render it through `io` instead so it can be captured.
+  cli.help((sections) => {
+    const all = [...sections, { body: ENVIRONMENT_HELP }];
+    io.stdout(`${all.map((s) => (s.title ? `${s.title}:\n${s.body}` : s.body)).join('\n\n')}\n`);
+    return [];
+  });
   cli.version('0.1.0');
 
   try {

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/core/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+describe('loadConfig', () => {
+  it('has defaults for everything', () => {
+    const config = loadConfig({ HOME: '/home/ada' }, 1000);
+    expect(config).toEqual({
+      libvirtUri: 'qemu:///system',
+      sshPort: 22,
+      baseImagePath: '/home/ada/.cache/testbed/images',
+      stateDir: '/home/ada/.cache/testbed/runs',
+      providers: undefined,
+      timeoutMs: 5000,
+    });
+  });
+
+  it('keeps root out of /root, which the qemu user cannot enter', () => {
+    const config = loadConfig({ HOME: '/root' }, 0);
+    expect(config.baseImagePath).toBe('/var/cache/testbed/images');
+    expect(config.stateDir).toBe('/var/cache/testbed/runs');
+  });
+
+  it('reads TESTBED_ variables', () => {
+    const config = loadConfig(
+      {
+        TESTBED_LIBVIRT_URI: 'qemu:///session',
+        TESTBED_SSH_PORT: '2222',
+        TESTBED_BASE_IMAGE_PATH: '/srv/images',
+        TESTBED_STATE_DIR: '/srv/runs',
+        TESTBED_PROVIDERS: 'docker, libvirt',
+        TESTBED_TIMEOUT_MS: '1500',
+      },
+      1000,
+    );
+    expect(config).toEqual({
+      libvirtUri: 'qemu:///session',
+      sshPort: 2222,
+      baseImagePath: '/srv/images',
+      stateDir: '/srv/runs',
+      providers: ['docker', 'libvirt'],
+      timeoutMs: 1500,
+    });
+  });
+
+  it('accepts the BENCHSCALE_ aliases, and a TESTBED_ value wins', () => {
+    const config = loadConfig(
+      {
+        BENCHSCALE_LIBVIRT_URI: 'qemu+ssh://host/system',
+        BENCHSCALE_SSH_PORT: '2200',
+        BENCHSCALE_BASE_IMAGE_PATH: '/var/lib/libvirt/images',
+        TESTBED_SSH_PORT: '22',
+      },
+      1000,
+    );
+    expect(config.libvirtUri).toBe('qemu+ssh://host/system');
+    expect(config.baseImagePath).toBe('/var/lib/libvirt/images');
+    expect(config.sshPort).toBe(22);
+  });
+
+  it('rejects BENCHSCALE_SSH_PORT=abc by name instead of returning NaN', () => {
+    expect(() => loadConfig({ BENCHSCALE_SSH_PORT: 'abc' }, 1000)).toThrow(
+      /BENCHSCALE_SSH_PORT: must be a TCP port, a whole number \(got "abc"\)/,
+    );
+  });
+
+  it('reports every bad variable together', () => {
+    let error: unknown;
+    try {
+      loadConfig(
+        {
+          TESTBED_SSH_PORT: '70000',
+          TESTBED_TIMEOUT_MS: '-1',
+          TESTBED_LIBVIRT_URI: 'not a uri',
+          TESTBED_PROVIDERS: ' , ',
+        },
+        1000,
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.map((p) => p.path);
+    expect(problems).toEqual([
+      'TESTBED_LIBVIRT_URI',
+      'TESTBED_SSH_PORT',
+      'TESTBED_PROVIDERS',
+      'TESTBED_TIMEOUT_MS',
+    ]);
+    expect((error as ConfigError).code).toBe('TESTBED_INVALID_CONFIG');
+    expect((error as Error).message).toContain('4 problems');
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ TESTBED_SSH_PORT: '', HOME: '/h' }, 1000).sshPort).toBe(22);
+  });
+});
