@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatCapability, parseCapability } from '../../src/core/capabilities.js';
+import { isTestbedError } from '../../src/core/errors.js';
+import type {
+  Machine,
+  MachineSpec,
+  VmBackendProvider,
+  VmProvisioner,
+} from '../../src/core/provider.js';
+import { createRunContext, type RunContext } from '../../src/core/run-context.js';
+
+/** How one provider is put through the shared contract. */
+export interface ProviderContractOptions {
+  /** Builds the provider under test (real backend, default configuration). */
+  create: () => VmBackendProvider;
+  /** A spec that provisions a small, quick machine. */
+  spec: () => MachineSpec | Promise<MachineSpec>;
+}
+
+/**
+ * The contract every provider must pass (as unstorage's `testDriver()`): discovery never throws,
+ * capabilities are truthful (each optional machine member exists exactly when its capability is
+ * offered), machines cross processes as descriptors, destroy is idempotent and leaves nothing.
+ * A backend that is missing skips the suite locally with the reason, and fails it under CI.
+ */
+export async function testProvider(options: ProviderContractOptions): Promise<void> {
+  const provider = options.create();
+  const available = await provider.isAvailable().catch(() => false);
+  const reason = `${provider.id} is not available here (${provider.setupHint})`;
+
+  describe(`provider contract: ${provider.id}`, () => {
+    if (!available && !process.env.CI) {
+      it.skip(reason, () => {});
+      return;
+    }
+
+    let run: RunContext;
+    let provisioner: VmProvisioner;
+    let machine: Machine;
+    const capabilities = provider.capabilities().map(formatCapability);
+    const offers = (name: string) => capabilities.includes(name as never);
+
+    beforeAll(async () => {
+      if (!available) throw new Error(`${reason}; CI must provide every backend`);
+      run = createRunContext();
+      provisioner = await provider.createProvisioner({ run });
+      machine = await provisioner.provision(await options.spec());
+    });
+
+    afterAll(async () => {
+      await provider.removeRun?.(run.runId);
+    });
+
+    it('identifies itself and says how to set it up', () => {
+      expect(provider.id).toMatch(/^[a-z][a-z0-9-]*$/);
+      expect(provider.name.length).toBeGreaterThan(0);
+      expect(provider.setupHint.length).toBeGreaterThan(10);
+    });
+
+    it('offers parsed capabilities that round-trip and name its own VmType', () => {
+      for (const cap of provider.capabilities()) {
+        expect(parseCapability(formatCapability(cap))).toEqual(cap);
+      }
+      expect(capabilities).toContain(`VmType(${provider.vmType()})`);
+      expect(capabilities).toContain('ProvisionVm');
+    });
+
+    it('answers isAvailable without throwing, even when already aborted', async () => {
+      await expect(provider.isAvailable(AbortSignal.abort())).resolves.toBeTypeOf('boolean');
+    });
+
+    it('reports health with a version and resource counts', async () => {
+      const health = await provider.checkHealth(AbortSignal.timeout(30_000));
+      expect(health.healthy).toBe(true);
+      expect(health.version).toBeTruthy();
+      expect(health.resources.vmsRunning).toBeGreaterThanOrEqual(1);
+      expect(Array.isArray(health.warnings)).toBe(true);
+    });
+
+    it('provisions a machine whose members match its capabilities', () => {
+      expect(machine.providerId).toBe(provider.id);
+      expect(machine.vmType).toBe(provider.vmType());
+      expect(machine.name).toContain(run.runId);
+      expect(typeof machine.exec === 'function').toBe(offers('Exec'));
+      expect(machine.console !== undefined).toBe(
+        offers('SerialConsole') || machine.vmType === 'Container',
+      );
+      expect(machine.ssh !== undefined).toBe(offers('SshAccess'));
+      expect(typeof machine.clone === 'function').toBe(offers('CloneVm'));
+      expect(typeof machine.snapshot === 'function').toBe(offers('Snapshot'));
+    });
+
+    it('runs commands: stdout, stderr and exit code', async () => {
+      if (!machine.exec) return expect(offers('Exec')).toBe(false);
+      const hello = await machine.exec(['echo', 'hello world']);
+      expect(hello).toEqual({ stdout: 'hello world\n', stderr: '', exitCode: 0 });
+      const failing = await machine.exec(['sh', '-c', 'echo oops >&2; exit 3']);
+      expect(failing.exitCode).toBe(3);
+      expect(failing.stderr).toBe('oops\n');
+    });
+
+    it('stamps its resources with the run and the owner', async () => {
+      const resources = (await provider.listResources?.()) ?? [];
+      const mine = resources.filter((r) => r.runId === run.runId);
+      expect(mine.length).toBeGreaterThanOrEqual(1);
+      for (const resource of mine) {
+        expect(resource.providerId).toBe(provider.id);
+        expect(resource.owner.pid).toBe(process.pid);
+      }
+    });
+
+    it('crosses processes as a structured-cloneable descriptor that attach() turns back into a handle', async () => {
+      const descriptor = structuredClone(machine.describe());
+      expect(descriptor).toMatchObject({ providerId: provider.id, name: machine.name });
+      const attached = await provisioner.attach(descriptor);
+      expect(attached.name).toBe(machine.name);
+      if (attached.exec)
+        expect((await attached.exec(['echo', 'attached'])).stdout).toBe('attached\n');
+      await attached.destroy();
+      // An attached handle does not own the machine: it is still there.
+      if (machine.exec) expect((await machine.exec(['true'])).exitCode).toBe(0);
+    });
+
+    it('rejects an invalid spec with every problem named, and leaves nothing', async () => {
+      const before = ((await provider.listResources?.()) ?? []).length;
+      const error = await provisioner
+        .provision({ ...(await options.spec()), memoryMiB: -1, vcpus: 0 })
+        .catch((e: unknown) => e);
+      expect(isTestbedError(error, 'TESTBED_INVALID_SPEC')).toBe(true);
+      expect((error as Error).message).toMatch(/memoryMiB/);
+      expect((error as Error).message).toMatch(/vcpus/);
+      expect(((await provider.listResources?.()) ?? []).length).toBe(before);
+    });
+
+    it('destroys idempotently, concurrently, leaving none of its resources', async () => {
+      await Promise.all([machine.destroy(), machine.destroy()]);
+      await machine.destroy();
+      const left = ((await provider.listResources?.()) ?? []).filter(
+        (r) => r.runId === run.runId && r.kind !== 'directory',
+      );
+      expect(left).toEqual([]);
+    });
+
+    it('removeRun clears everything of the run, and reports what it removed', async () => {
+      const report = await provider.removeRun?.(run.runId);
+      expect(report?.failed ?? []).toEqual([]);
+      const left = ((await provider.listResources?.()) ?? []).filter((r) => r.runId === run.runId);
+      expect(left).toEqual([]);
+    });
+  });
+}
