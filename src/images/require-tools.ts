@@ -1,0 +1,63 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { ImageBuildError } from '../core/errors.js';
+
+/** The Debian package that provides each tool a recipe runs. */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  busybox: 'busybox-static',
+  cpio: 'cpio',
+  docker: 'docker.io',
+  'dpkg-deb': 'dpkg',
+  dropbear: 'dropbear-bin',
+  gzip: 'gzip',
+  'mkfs.ext4': 'e2fsprogs',
+  'qemu-img': 'qemu-utils',
+  xorriso: 'xorriso',
+};
+
+// sbin directories are searched too: non-root PATHs often lack them, yet mkfs.ext4 lives there.
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/** Finds `tool` on PATH (plus the sbin directories); undefined when absent. */
+export async function findTool(
+  tool: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...SBIN];
+  for (const dir of dirs) {
+    const candidate = join(dir, tool);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  return undefined;
+}
+
+/**
+ * Resolves each tool to its absolute path; throws one `ImageBuildError` naming every missing tool
+ * and the `apt-get install` line that provides them all.
+ */
+export async function requireTools(
+  tools: readonly string[],
+  purpose: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const tool of tools) {
+    const path = await findTool(tool, env);
+    if (path) found[tool] = path;
+    else missing.push(tool);
+  }
+  if (missing.length > 0) {
+    const packages = [...new Set(missing.map((tool) => TOOL_PACKAGES[tool] ?? tool))];
+    throw new ImageBuildError(`${purpose} needs ${missing.join(', ')}, which is not installed.`, {
+      fix: `apt-get install -y --no-install-recommends ${packages.join(' ')}`,
+    });
+  }
+  return found;
+}
