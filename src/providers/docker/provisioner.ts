@@ -1,0 +1,299 @@
+import type { Readable } from 'node:stream';
+import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
+import { isTestbedError, ProvisionError } from '../../core/errors.js';
+import type {
+  Machine,
+  MachineDescriptor,
+  MachineNetwork,
+  MachineSpec,
+  VmProvisioner,
+} from '../../core/provider.js';
+import { type RunContext, shortId } from '../../core/run-context.js';
+import { withTimeout } from '../../core/with-timeout.js';
+import {
+  DockerMachine,
+  type DockerMachineData,
+  removeContainer,
+  removeImage,
+} from './docker-machine.js';
+import { DockerNetwork } from './docker-network.js';
+import { ensureImagePresent } from './image-presence.js';
+import { LABELS, runLabels } from './labels.js';
+import type { TestcontainersModule } from './load-testcontainers.js';
+import { LogConsole } from './log-console.js';
+import { loopbackContainerClass, type StartTracker } from './loopback-container.js';
+import { type DockerSpec, parseDockerSpec } from './spec.js';
+
+/** The image a machine runs when the spec names none, and the log line that says it is ready. */
+export interface DefaultImage {
+  /** Image reference, e.g. `testbed/tiny:<recipe-hash>`. */
+  image: string;
+  /** Readiness line its default command prints. */
+  readyLog?: string | RegExp | undefined;
+}
+
+/** What the Docker provisioner is built from. */
+export interface DockerProvisionerOptions {
+  /** The loaded testcontainers module. */
+  tc: TestcontainersModule;
+  /** testcontainers' engine client. */
+  client: ContainerRuntimeClient;
+  /** The run that owns everything created. */
+  run: RunContext;
+  /** Resolves (builds if needed) the default image. */
+  defaultImage: () => Promise<DefaultImage>;
+  /** Bound on provisioning when the spec gives none, in ms. Default 60 000. */
+  defaultTimeoutMs?: number;
+}
+
+const NETWORK_TIMEOUT_MS = 30_000;
+const COMMIT_TIMEOUT_MS = 120_000;
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function summary(error: unknown): string {
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
+}
+
+/** Starts containers through testcontainers, stamped with the run's labels; nothing is left behind on failure. */
+export class DockerProvisioner implements VmProvisioner {
+  readonly #specs = new WeakMap<DockerMachine, DockerSpec>();
+  readonly #run: RunContext;
+
+  constructor(private readonly options: DockerProvisionerOptions) {
+    this.#run = options.run;
+  }
+
+  get #docker() {
+    return this.options.client.container.dockerode;
+  }
+
+  /** Starts a container from `spec` (validated; every problem reported at once) and waits until it is ready. */
+  provision(spec?: MachineSpec): Promise<Machine> {
+    return this.#start(parseDockerSpec(spec), undefined);
+  }
+
+  async #start(spec: DockerSpec, cloneImage: string | undefined): Promise<DockerMachine> {
+    const timeoutMs = spec.timeoutMs ?? this.options.defaultTimeoutMs ?? 60_000;
+    const name = `testbed-${this.#run.runId}-${spec.name ?? 'c'}-${shortId(4)}`;
+    const tracker: StartTracker = { cancelled: false };
+    const logs = deferred<Readable>();
+    const console = new LogConsole(() => logs.promise, name);
+    try {
+      return await withTimeout(
+        `provisioning ${name}`,
+        timeoutMs,
+        (signal) =>
+          this.#startContainer(spec, name, cloneImage, tracker, logs.resolve, console, signal),
+        spec.signal,
+      );
+    } catch (error) {
+      tracker.cancelled = true;
+      logs.reject(error);
+      const tail = await withTimeout('reading the log', 1000, () => console.tail(20)).catch(
+        () => '',
+      );
+      console.close();
+      if (tracker.containerId) {
+        await removeContainer(this.#docker, tracker.containerId).catch(() => undefined);
+      }
+      if (spec.signal?.aborted && error === spec.signal.reason) throw error;
+      if (
+        isTestbedError(error, 'TESTBED_IMAGE_NOT_FOUND') ||
+        isTestbedError(error, 'TESTBED_TIMEOUT')
+      ) {
+        throw error;
+      }
+      throw new ProvisionError(
+        `Container ${name} (image ${spec.image ?? 'default'}) did not start: ${summary(error)}` +
+          (tail ? `\n  Last log lines:\n    ${tail.split('\n').join('\n    ')}` : ''),
+        {
+          cause: error,
+          fix: 'Check that the image runs a long-lived command and that readyLog matches its output.',
+        },
+      );
+    }
+  }
+
+  async #startContainer(
+    spec: DockerSpec,
+    name: string,
+    cloneImage: string | undefined,
+    tracker: StartTracker,
+    onLogs: (stream: Readable) => void,
+    console: LogConsole,
+    signal: AbortSignal,
+  ): Promise<DockerMachine> {
+    const { tc, client } = this.options;
+    const fallback = spec.image ? undefined : await this.options.defaultImage();
+    const image = spec.image ?? (fallback as DefaultImage).image;
+    const readyLog = spec.readyLog ?? fallback?.readyLog;
+    await ensureImagePresent(tc, client, image, 30_000, signal);
+    signal.throwIfAborted();
+
+    const LoopbackContainer = loopbackContainerClass(tc);
+    const container = new LoopbackContainer(image, tracker)
+      .withName(name)
+      .withLabels(runLabels(this.#run, { [LABELS.machine]: name }))
+      .withLogConsumer(onLogs)
+      .withWaitStrategy(this.#waitStrategy(readyLog))
+      .withStartupTimeout(spec.timeoutMs ?? this.options.defaultTimeoutMs ?? 60_000);
+    if (spec.ports?.length) container.withExposedPorts(...spec.ports);
+    if (spec.env) container.withEnvironment(spec.env);
+    if (spec.command) container.withCommand(spec.command);
+    if (spec.entrypoint) container.withEntrypoint(spec.entrypoint);
+    if (spec.hostname) container.withHostname(spec.hostname);
+    if (spec.memoryMiB !== undefined || spec.vcpus !== undefined) {
+      container.withResourcesQuota({
+        ...(spec.memoryMiB !== undefined ? { memory: spec.memoryMiB / 1024 } : {}),
+        ...(spec.vcpus !== undefined ? { cpu: spec.vcpus } : {}),
+      });
+    }
+    const starting = container.start();
+    // testcontainers cannot be interrupted: if we give up, remove what it still creates.
+    signal.addEventListener(
+      'abort',
+      () => {
+        tracker.cancelled = true;
+        const late = async () => {
+          const id = await starting.then(
+            (started) => started.getId(),
+            () => tracker.containerId,
+          );
+          if (id) await removeContainer(this.#docker, id);
+        };
+        late().catch(() => undefined);
+      },
+      { once: true },
+    );
+    const started = await starting;
+    signal.throwIfAborted();
+
+    const aliases = [...new Set([spec.hostname, spec.name, ...(spec.aliases ?? []), name])].filter(
+      (a): a is string => Boolean(a),
+    );
+    for (const network of spec.networks ?? []) {
+      await client.container.connectToNetwork(
+        client.container.getById(started.getId()),
+        client.network.getById(network.name),
+        aliases,
+      );
+    }
+    const ports: Record<string, number> = {};
+    for (const port of spec.ports ?? []) ports[String(port)] = started.getMappedPort(port);
+    const data: DockerMachineData = { containerId: started.getId(), image, ports, cloneImage };
+    const machine = new DockerMachine(name, data, console, true, {
+      client,
+      cloneFrom: (source, cloneName, cloneSignal) => this.#clone(source, cloneName, cloneSignal),
+    });
+    this.#specs.set(machine, { ...spec, image, readyLog });
+    return machine;
+  }
+
+  #waitStrategy(readyLog: string | RegExp | undefined): WaitStrategy {
+    const { Wait } = this.options.tc;
+    return readyLog === undefined ? Wait.forListeningPorts() : Wait.forLogMessage(readyLog);
+  }
+
+  async #clone(
+    source: DockerMachine,
+    name: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
+    const { client } = this.options;
+    const sourceSpec = this.#specs.get(source) ?? { image: source.data.image };
+    const tag = `${this.#run.runId}-${shortId(6)}`;
+    const ref = `testbed/clone:${tag}`;
+    const labels = runLabels(this.#run, { 'testbed.clone-of': source.name });
+    const changes = `LABEL ${Object.entries(labels)
+      .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+      .join(' ')}`;
+    await withTimeout(
+      `committing ${source.name}`,
+      COMMIT_TIMEOUT_MS,
+      () =>
+        client.container.commit(client.container.getById(source.data.containerId), {
+          repo: 'testbed/clone',
+          tag,
+          pause: true,
+          changes,
+        }),
+      signal,
+    ).catch(async (error: unknown) => {
+      await removeImage(this.#docker, ref).catch(() => undefined);
+      throw error;
+    });
+    const {
+      command: _command,
+      entrypoint: _entrypoint,
+      env: _env,
+      aliases: _aliases,
+      ...kept
+    } = sourceSpec;
+    try {
+      return await this.#start(
+        { ...kept, image: ref, name: name ?? `${sourceSpec.name ?? 'c'}-clone`, signal },
+        ref,
+      );
+    } catch (error) {
+      await removeImage(this.#docker, ref).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** A handle to a container another process provisioned; its `destroy()` leaves the container alone. */
+  async attach(descriptor: MachineDescriptor): Promise<Machine> {
+    const { client } = this.options;
+    const data = descriptor.data as unknown as DockerMachineData;
+    if (descriptor.providerId !== 'docker' || typeof data?.containerId !== 'string') {
+      throw new ProvisionError(
+        `Cannot attach to ${descriptor.name}: it is not a docker machine descriptor (provider '${descriptor.providerId}').`,
+      );
+    }
+    const container = client.container.getById(data.containerId);
+    try {
+      await withTimeout(`inspecting ${descriptor.name}`, 10_000, () =>
+        client.container.inspect(container),
+      );
+    } catch (error) {
+      throw new ProvisionError(`Cannot attach to ${descriptor.name}: ${summary(error)}`, {
+        cause: error,
+        fix: 'The machine was destroyed by its owner; attach while the providing run is alive.',
+      });
+    }
+    const console = new LogConsole(() => client.container.logs(container), descriptor.name);
+    return new DockerMachine(descriptor.name, data, console, false, {
+      client,
+      cloneFrom: (source, cloneName, signal) => this.#clone(source, cloneName, signal),
+    });
+  }
+
+  /** An internal network (no egress) stamped with the run's labels; machines on it reach each other by alias. */
+  async createNetwork(
+    options: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<MachineNetwork> {
+    const name = `testbed-${this.#run.runId}-${options.name ?? 'net'}-${shortId(4)}`;
+    const network = await withTimeout(
+      `creating network ${name}`,
+      NETWORK_TIMEOUT_MS,
+      () =>
+        this.options.client.network.create({
+          Name: name,
+          Driver: 'bridge',
+          Internal: true,
+          CheckDuplicate: true,
+          Labels: runLabels(this.#run),
+        }),
+      options.signal,
+    );
+    return new DockerNetwork(name, network.id, this.#docker);
+  }
+}

@@ -1,0 +1,94 @@
+import type Dockerode from 'dockerode';
+import pRetry from 'p-retry';
+import type { OwnedResource, RemovalReport } from '../../core/provider.js';
+import { withTimeout } from '../../core/with-timeout.js';
+import { removeContainer, removeImage } from './docker-machine.js';
+import { readRunStamp, runFilter } from './labels.js';
+
+const PROVIDER_ID = 'docker';
+const STEP_TIMEOUT_MS = 20_000;
+const KIND_ORDER: Record<string, number> = { container: 0, image: 1, network: 2 };
+
+function owned(
+  kind: OwnedResource['kind'],
+  name: string,
+  labels: Record<string, string> | undefined,
+): OwnedResource[] {
+  const stamp = readRunStamp(labels);
+  return stamp ? [{ providerId: PROVIDER_ID, kind, name, ...stamp }] : [];
+}
+
+/** Containers, networks and clone images carrying testbed's run labels (of one run, or of all runs). */
+export async function listDockerResources(
+  docker: Dockerode,
+  runId?: string,
+  signal?: AbortSignal,
+): Promise<OwnedResource[]> {
+  const filters = JSON.stringify(runFilter(runId));
+  const [containers, networks, images] = await withTimeout(
+    'listing testbed resources on Docker',
+    STEP_TIMEOUT_MS,
+    () =>
+      Promise.all([
+        docker.listContainers({ all: true, filters }),
+        docker.listNetworks({ filters }),
+        docker.listImages({ filters }),
+      ]),
+    signal,
+  );
+  return [
+    ...containers.flatMap((c) =>
+      owned('container', c.Names[0]?.replace(/^\//, '') ?? c.Id, c.Labels),
+    ),
+    ...networks.flatMap((n) => owned('network', n.Name, n.Labels)),
+    ...images.flatMap((i) =>
+      owned('image', i.RepoTags?.find((t) => t !== '<none>:<none>') ?? i.Id, i.Labels ?? undefined),
+    ),
+  ];
+}
+
+async function removeOne(docker: Dockerode, resource: OwnedResource): Promise<void> {
+  if (resource.kind === 'container') return removeContainer(docker, resource.name);
+  if (resource.kind === 'image') return removeImage(docker, resource.name);
+  try {
+    await docker.getNetwork(resource.name).remove();
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+  }
+}
+
+/**
+ * Removes every container, clone image and network of `runId` (containers first, since the others
+ * are in use until then; newest first within a kind), each retried with backoff and bounded in
+ * time; a resource that will not go is reported, never thrown.
+ */
+export async function removeDockerRun(
+  docker: Dockerode,
+  runId: string,
+  signal?: AbortSignal,
+): Promise<RemovalReport> {
+  const resources = (await listDockerResources(docker, runId, signal)).sort(
+    (a, b) =>
+      (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) ||
+      (b.createdAt ?? 0) - (a.createdAt ?? 0),
+  );
+  const report: RemovalReport = { removed: [], failed: [] };
+  for (const resource of resources) {
+    try {
+      await pRetry(
+        () =>
+          withTimeout(`removing ${resource.kind} ${resource.name}`, STEP_TIMEOUT_MS, () =>
+            removeOne(docker, resource),
+          ),
+        { retries: 3, minTimeout: 200, maxTimeout: 2000, ...(signal ? { signal } : {}) },
+      );
+      report.removed.push(resource);
+    } catch (error) {
+      report.failed.push({
+        resource,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return report;
+}
