@@ -1,0 +1,176 @@
+import { spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadConfig } from '../core/config.js';
+import { processStartTime, type RunContext } from '../core/run-context.js';
+import { ownerState } from './owner-state.js';
+import type { WatchdogArgs } from './watchdog-args.js';
+import { watchdogPaths } from './watchdog-paths.js';
+
+/** Options for `startWatchdog`. */
+export interface WatchdogOptions {
+  /** Where the watchdog keeps its lock and log. Default: the configured state dir. */
+  stateDir?: string | undefined;
+  /** Environment of the watchdog (it reads TESTBED_*, DOCKER_HOST from it). Default: this process's. */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** How often the watchdog checks the owner, in ms. Default 500. */
+  pollMs?: number | undefined;
+  /** Delays of the extra sweeps after the first removal, in ms. Default [3000, 15000]. */
+  resweepDelaysMs?: readonly number[] | undefined;
+  /** How long `stop()` waits for the watchdog to exit before killing it, in ms. Default 5000. */
+  stopTimeoutMs?: number | undefined;
+}
+
+/** A handle on the watchdog of a run. */
+export interface Watchdog extends AsyncDisposable {
+  /** The run it guards. */
+  readonly runId: string;
+  /** The watchdog's process id, when known. */
+  readonly pid: number | undefined;
+  /** Its log file. */
+  readonly logPath: string;
+  /** False when another process had already started this run's watchdog: `stop()` then does nothing. */
+  readonly owned: boolean;
+  /** The run ended cleanly: the watchdog exits without removing anything. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const started = new Map<string, Promise<Watchdog>>();
+
+/** The node arguments that run the watchdog: the built `.js` beside this module, else the `.ts` source through tsx. */
+function watchdogEntry(): string[] {
+  const js = fileURLToPath(new URL('./watchdog-main.js', import.meta.url));
+  if (existsSync(js)) return [js];
+  const tsx = createRequire(import.meta.url).resolve('tsx');
+  return [
+    '--import',
+    pathToFileURL(tsx).href,
+    fileURLToPath(new URL('./watchdog-main.ts', import.meta.url)),
+  ];
+}
+
+const readIfPresent = (file: string) => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Claims the run's lock; false when a live watchdog already holds it. */
+function claimLock(lock: string): boolean {
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(lock, '', { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const [pid, start] = readFileSync(lock, 'utf8').trim().split(' ').map(Number);
+      if (!pid) {
+        // Empty: another process is starting the watchdog right now, unless it died doing so.
+        if (Date.now() - statSync(lock).mtimeMs < 10_000) return false;
+      } else if (ownerState({ pid, startTime: start ?? 0 }) === 'alive') return false;
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
+async function spawnWatchdog(run: RunContext, options: WatchdogOptions): Promise<Watchdog> {
+  const env = options.env ?? process.env;
+  const stateDir = options.stateDir ?? loadConfig(env).stateDir;
+  const paths = watchdogPaths(stateDir, run.runId);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  if (!claimLock(paths.lock)) {
+    const [pid] = readFileSync(paths.lock, 'utf8').trim().split(' ').map(Number);
+    return {
+      runId: run.runId,
+      pid: pid || undefined,
+      logPath: paths.log,
+      owned: false,
+      stop: async () => {},
+      [Symbol.asyncDispose]: async () => {},
+    };
+  }
+  rmSync(paths.stop, { force: true });
+  const args: WatchdogArgs = {
+    runId: run.runId,
+    owner: run.owner,
+    stateDir,
+    pollMs: options.pollMs ?? 500,
+    resweepDelaysMs: [...(options.resweepDelaysMs ?? [3000, 15_000])],
+  };
+  const logFd = openSync(paths.log, 'a');
+  let child: ReturnType<typeof spawn>;
+  try {
+    // Detached: its own session, so neither the owner's SIGKILL nor a Ctrl-C to the group reaches it.
+    child = spawn(process.execPath, [...watchdogEntry(), JSON.stringify(args)], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      cwd: '/',
+      env,
+    });
+  } catch (error) {
+    rmSync(paths.lock, { force: true });
+    throw error;
+  } finally {
+    closeSync(logFd);
+  }
+  child.unref();
+  const pid = child.pid;
+  const self = { pid: pid ?? 0, startTime: pid ? processStartTime(pid) : 0 };
+  writeFileSync(paths.lock, `${self.pid} ${self.startTime}`);
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      writeFileSync(paths.stop, '');
+      // Only a watchdog that logged its first line has its SIGUSR2 handler; an earlier one finds
+      // the marker on its first look (SIGUSR2's default action would kill it).
+      if (ownerState(self) === 'alive' && readIfPresent(paths.log).includes('watching')) {
+        process.kill(self.pid, 'SIGUSR2');
+      }
+      const deadline = Date.now() + (options.stopTimeoutMs ?? 5000);
+      while (ownerState(self) === 'alive' && Date.now() < deadline) await pause(25);
+      if (ownerState(self) === 'alive') process.kill(self.pid, 'SIGKILL');
+      for (const file of [paths.lock, paths.stop, paths.log]) rmSync(file, { force: true });
+      started.delete(run.runId);
+    })();
+    return stopping;
+  };
+  return {
+    runId: run.runId,
+    pid,
+    logPath: paths.log,
+    owned: true,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/**
+ * Starts the watchdog of `run`: a detached node process that outlives its owner and, once the
+ * owner is gone (SIGKILL included), removes every resource of the run on every backend, then
+ * exits. Call it before creating the run's first resource. One watchdog per run: a second call
+ * returns the same handle in this process, a non-owning one in another.
+ */
+export function startWatchdog(run: RunContext, options: WatchdogOptions = {}): Promise<Watchdog> {
+  let watchdog = started.get(run.runId);
+  if (!watchdog) {
+    watchdog = spawnWatchdog(run, options);
+    started.set(run.runId, watchdog);
+    watchdog.catch(() => started.delete(run.runId));
+  }
+  return watchdog;
+}

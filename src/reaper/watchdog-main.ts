@@ -1,0 +1,65 @@
+import { appendFileSync, existsSync, rmSync } from 'node:fs';
+import { VmBackendRegistry } from '../registry.js';
+import { ownerState } from './owner-state.js';
+import { reapRun } from './reap-run.js';
+import { watchOwner } from './watch-owner.js';
+import { watchdogArgsSchema } from './watchdog-args.js';
+import { watchdogPaths } from './watchdog-paths.js';
+
+// Entry point of the detached watchdog process that `startWatchdog` spawns; not a library module.
+const args = watchdogArgsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+const paths = watchdogPaths(args.stateDir, args.runId);
+const log = (line: string) =>
+  appendFileSync(paths.log, `${new Date().toISOString()} [${process.pid}] ${line}\n`);
+
+// A terminal hang-up or a Ctrl-C meant for the tests must not stop the cleanup.
+process.on('SIGINT', () => log('ignoring SIGINT'));
+process.on('SIGHUP', () => log('ignoring SIGHUP'));
+let wake: (() => void) | undefined;
+process.on('SIGUSR2', () => wake?.());
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      wake = undefined;
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    wake = done;
+  });
+
+const removeFiles = (files: string[]) => {
+  for (const file of files) rmSync(file, { force: true });
+};
+
+try {
+  log(`watching run ${args.runId}, owner pid ${args.owner.pid} (start ${args.owner.startTime})`);
+  const outcome = await watchOwner({
+    isOwnerAlive: () => ownerState(args.owner) !== 'dead',
+    isStopRequested: () => existsSync(paths.stop),
+    pollMs: args.pollMs,
+    sleep,
+  });
+  if (outcome === 'stopped') {
+    removeFiles([paths.lock, paths.stop, paths.log]);
+    process.exit(0);
+  }
+  log(`owner pid ${args.owner.pid} is gone: removing everything of run ${args.runId}`);
+  const registry = VmBackendRegistry.withDefaults();
+  const providers = registry.providers().filter((p) => p.removeRun);
+  log(`providers: ${providers.map((p) => p.id).join(', ') || '(none can remove runs)'}`);
+  const summary = await reapRun(args.runId, providers, {
+    log,
+    sleep,
+    resweepDelaysMs: args.resweepDelaysMs,
+  });
+  log(`done: ${summary.removed.length} removed, ${summary.failed.length} left`);
+  removeFiles([paths.lock, paths.stop]);
+  process.exit(summary.failed.length > 0 ? 1 : 0);
+} catch (error) {
+  log(
+    `watchdog failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+  removeFiles([paths.lock]);
+  process.exit(2);
+}
