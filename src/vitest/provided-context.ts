@@ -1,0 +1,21 @@
+import type { FailureDiagnostics } from './failure-diagnostics.js';
+import type { RunSnapshot } from './run-snapshot.js';
+import type { ResolvedTestbedOptions } from './testbed-options.js';
+
+/** The key under which the run snapshot is provided to test processes. */
+export const SNAPSHOT_KEY = 'testbed';
+/** The key under which the plugin hands its options to the global setup. */
+export const OPTIONS_KEY = 'testbedOptions';
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** The run: discovery results and run-scoped machines (provided by testbed's global setup). */
+    testbed: RunSnapshot;
+    /** The plugin's validated options (read by testbed's global setup). */
+    testbedOptions: ResolvedTestbedOptions;
+  }
+  interface TaskMeta {
+    /** Machines a failed test used: provider, name, console tail, artifacts. */
+    testbed?: FailureDiagnostics[];
+  }
+}

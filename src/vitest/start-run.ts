@@ -1,0 +1,132 @@
+import { parseNeeds } from '../core/capabilities.js';
+import { loadConfig } from '../core/config.js';
+import type { Machine } from '../core/provider.js';
+import type { ProviderRegistry } from '../core/registry.js';
+import { createRunContext, type RunContext } from '../core/run-context.js';
+import { describeError } from './describe-error.js';
+import { destroyQuietly, type Report } from './destroy-quietly.js';
+import { formatDiscoverySummary } from './discovery-summary.js';
+import { provisionSpec } from './provision-spec.js';
+import { ProvisionerPool } from './provisioner-pool.js';
+import type { RunMachineEntry, RunSnapshot } from './run-snapshot.js';
+import { selectProvider } from './select-provider.js';
+import type { ResolvedTestbedOptions } from './testbed-options.js';
+import { toCandidates } from './to-candidates.js';
+
+/** Inputs of `startRun`. */
+export interface StartRunOptions {
+  /** Validated options. */
+  options: ResolvedTestbedOptions;
+  /** Registry to discover and provision with. */
+  registry: ProviderRegistry;
+  /** Module path of the registry factory, handed on to test processes. */
+  registryModule?: string | undefined;
+  /** The run; default: a new one owned by this process. */
+  run?: RunContext;
+  /** Where the discovery summary and cleanup problems go. Default: console. */
+  log?: Report;
+  /** Environment for TESTBED_PROVIDERS. */
+  env?: NodeJS.ProcessEnv;
+  /** Aborts discovery and provisioning. */
+  signal?: AbortSignal;
+}
+
+/** A started run: the snapshot for test processes, and how to end it. */
+export interface StartedRun {
+  /** Plain data for test processes (`provide`, or the Jest run file). */
+  snapshot: RunSnapshot;
+  /** Run-scoped machines by name, owned by this process. */
+  machines: ReadonlyMap<string, Machine>;
+  /** Destroys the run-scoped machines in reverse order; after trying all, throws if any failed. */
+  stop(options?: { keepArtifacts?: boolean }): Promise<void>;
+}
+
+async function destroyAll(
+  machines: readonly Machine[],
+  report: Report,
+  keepArtifacts: boolean,
+): Promise<Error[]> {
+  const errors: Error[] = [];
+  for (const machine of [...machines].reverse()) {
+    const error = await destroyQuietly(machine, { keepArtifacts, report });
+    if (error) errors.push(error);
+  }
+  return errors;
+}
+
+/**
+ * Discovers providers once, prints a summary, and provisions the run-scoped machines in
+ * declaration order. An unmet machine is recorded with its reason (`onUnmet: 'skip'`) or fails
+ * the run (`'fail'`); a provisioning failure destroys what was created and throws.
+ */
+export async function startRun(input: StartRunOptions): Promise<StartedRun> {
+  const { options, registry, signal } = input;
+  const log = input.log ?? ((line: string) => console.log(line));
+  const run = input.run ?? createRunContext();
+  const preference = options.providers ?? loadConfig(input.env ?? process.env).providers;
+  const started = performance.now();
+  const statuses = await registry.discover({ health: true, ...(signal ? { signal } : {}) });
+  log(formatDiscoverySummary(statuses, Math.round(performance.now() - started)));
+  const candidates = toCandidates(statuses);
+  const pool = new ProvisionerPool(registry, run);
+  const created: Machine[] = [];
+  const machines = new Map<string, Machine>();
+  const entries: Record<string, RunMachineEntry> = {};
+  try {
+    for (const declared of options.machines) {
+      const selected = selectProvider(candidates, parseNeeds(declared.needs), preference);
+      if ('error' in selected) {
+        if (options.onUnmet === 'fail') throw selected.error;
+        entries[declared.name] = {
+          available: false,
+          needs: declared.needs,
+          reason: selected.error.message,
+        };
+        log(`testbed: run machine '${declared.name}' is unavailable; tests using it are skipped.`);
+        continue;
+      }
+      const provisioner = await pool.get(selected.providerId);
+      const spec = provisionSpec(declared.spec, options.timeoutMs, signal);
+      const machine = await provisioner.provision(spec);
+      created.push(machine);
+      machines.set(declared.name, machine);
+      entries[declared.name] = {
+        available: true,
+        needs: declared.needs,
+        descriptor: machine.describe(),
+      };
+      log(`testbed: run machine '${declared.name}' is ${machine.name} (${machine.providerId})`);
+    }
+  } catch (error) {
+    const cleanup = await destroyAll(created, log, false);
+    if (cleanup.length > 0) {
+      throw new AggregateError(
+        [error, ...cleanup],
+        `testbed: run setup failed: ${describeError(error)}`,
+      );
+    }
+    throw error;
+  }
+  return {
+    snapshot: {
+      run,
+      candidates,
+      preference,
+      onUnmet: options.onUnmet,
+      keepOnFailure: options.keepOnFailure,
+      timeoutMs: options.timeoutMs,
+      registry: input.registryModule,
+      machines: entries,
+    },
+    machines,
+    async stop(stopOptions = {}) {
+      const errors = await destroyAll(created, log, stopOptions.keepArtifacts ?? false);
+      if (errors.length > 0) {
+        throw new AggregateError(
+          errors,
+          `testbed: ${errors.length} run machine(s) could not be destroyed`,
+        );
+      }
+    },
+  };
+}

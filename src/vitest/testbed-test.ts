@@ -1,0 +1,175 @@
+import { inject, type TestAPI, test as vitestTest } from 'vitest';
+import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
+import type { Machine, MachineSpec } from '../core/provider.js';
+import type { ProviderRegistry } from '../core/registry.js';
+import { describeError } from './describe-error.js';
+import { destroyQuietly } from './destroy-quietly.js';
+import { collectDiagnostics } from './failure-diagnostics.js';
+import { MachineSource } from './machine-source.js';
+import type { MachineWith } from './machine-with.js';
+import type { OnUnmet } from './testbed-options.js';
+import './provided-context.js';
+
+/** How long a machine lives: one test, one file, or one worker process. */
+export type MachineScope = 'test' | 'file' | 'worker';
+
+/** Options of `testbedTest`. */
+export interface TestbedTestOptions<Needs extends readonly CapabilityString[]> {
+  /** Capabilities the `machine` fixture must offer; checked when `testbedTest` is called. */
+  needs: Needs;
+  /** Lifetime of the machine. Default `test`. */
+  scope?: MachineScope;
+  /** Provisioning options (image, memory, hostname, ...). */
+  spec?: MachineSpec;
+  /** Overrides the plugin's `onUnmet` for these tests. */
+  onUnmet?: OnUnmet;
+  /** Overrides the plugin's `keepOnFailure` for these tests. */
+  keepOnFailure?: boolean;
+  /** Providers to use instead of the run's registry (e.g. your own provider instances). */
+  registry?: ProviderRegistry;
+}
+
+/** Fixtures `testbedTest` adds to the test context. */
+export interface TestbedFixtures<Needs extends readonly CapabilityString[]> {
+  /** A machine offering every need, created for the scope and destroyed after it. */
+  machine: MachineWith<Needs>;
+  /** A run-scoped machine declared in `testbed({ machines })`, by name; skips when unmet. */
+  runMachine: (name: string) => Promise<Machine>;
+}
+
+type Slot =
+  | { available: true; machine: Machine; failed: boolean }
+  | { available: false; reason: string };
+type Task = { result?: { state?: string } | undefined; meta: { testbed?: unknown[] } };
+
+const report = (message: string) => console.error(message);
+
+async function recordFailure(task: Task, machine: Machine, keep: boolean): Promise<void> {
+  try {
+    const diagnostics = await collectDiagnostics(machine, { keep });
+    task.meta.testbed = [...(task.meta.testbed ?? []), diagnostics];
+  } catch (error) {
+    report(`testbed: could not record diagnostics of ${machine.name}: ${describeError(error)}`);
+  }
+}
+
+/**
+ * A Vitest `test` whose context has a `machine` meeting `needs` and `runMachine(name)`. Unknown
+ * capability names throw here, at collection, listing the valid ones. When no provider meets the
+ * needs, each test is skipped with the reason and the fix (or fails, with `onUnmet: 'fail'`);
+ * nothing is created for it.
+ */
+export function testbedTest<const Needs extends readonly CapabilityString[]>(
+  options: TestbedTestOptions<Needs>,
+): TestAPI<TestbedFixtures<Needs>> {
+  parseNeeds(options.needs);
+  const { needs, spec = {}, scope = 'test' } = options;
+  let source: Promise<MachineSource> | undefined;
+  // One source per test process, so discovery (without the plugin) and attached handles are shared.
+  const getSource = () => {
+    source ??= MachineSource.create(inject('testbed'), options.registry);
+    return source;
+  };
+  const onUnmet = (s: MachineSource) => options.onUnmet ?? s.snapshot.onUnmet;
+  const keep = (s: MachineSource) => options.keepOnFailure ?? s.snapshot.keepOnFailure;
+
+  const provisionSlot = async (s: MachineSource, signal?: AbortSignal): Promise<Slot> => {
+    const selected = s.select(needs);
+    if ('error' in selected) return { available: false, reason: selected.error.message };
+    return {
+      available: true,
+      machine: await s.provision(selected.providerId, spec, signal),
+      failed: false,
+    };
+  };
+  const releaseSlot = async (s: MachineSource, slot: Slot) => {
+    if (slot.available)
+      await destroyQuietly(slot.machine, { keepArtifacts: slot.failed && keep(s), report });
+  };
+
+  const fixtures = {
+    testbedSource: [
+      // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
+      async ({}, use: (s: MachineSource) => Promise<void>) => {
+        const s = await getSource();
+        await use(s);
+        await s.release();
+      },
+      { scope: 'worker' },
+    ],
+    testbedNeeds: [
+      async (
+        { testbedSource, skip }: { testbedSource: MachineSource; skip: (note: string) => never },
+        use: (providerId: string) => Promise<void>,
+      ) => {
+        const selected = testbedSource.select(needs);
+        if ('error' in selected) {
+          if (onUnmet(testbedSource) === 'fail') throw selected.error;
+          return skip(selected.error.message);
+        }
+        await use(selected.providerId);
+      },
+      { auto: true },
+    ],
+    testbedSlot:
+      scope === 'test'
+        ? async (
+            { testbedSource, signal }: { testbedSource: MachineSource; signal: AbortSignal },
+            use: (slot: Slot) => Promise<void>,
+          ) => {
+            const slot = await provisionSlot(testbedSource, signal);
+            await use(slot);
+            await releaseSlot(testbedSource, slot);
+          }
+        : [
+            async (
+              { testbedSource }: { testbedSource: MachineSource },
+              use: (slot: Slot) => Promise<void>,
+            ) => {
+              const slot = await provisionSlot(testbedSource);
+              await use(slot);
+              await releaseSlot(testbedSource, slot);
+            },
+            { scope },
+          ],
+    machine: async (
+      {
+        testbedNeeds,
+        testbedSlot,
+        testbedSource,
+        task,
+      }: { testbedNeeds: string; testbedSlot: Slot; testbedSource: MachineSource; task: Task },
+      use: (machine: Machine) => Promise<void>,
+    ) => {
+      if (!testbedSlot.available) throw new Error(`${testbedNeeds}: ${testbedSlot.reason}`);
+      await use(testbedSlot.machine);
+      if (task.result?.state === 'fail') {
+        testbedSlot.failed = true;
+        await recordFailure(task, testbedSlot.machine, keep(testbedSource));
+      }
+    },
+    runMachine: async (
+      {
+        testbedSource,
+        task,
+        skip,
+      }: { testbedSource: MachineSource; task: Task; skip: (note: string) => never },
+      use: (lookup: (name: string) => Promise<Machine>) => Promise<void>,
+    ) => {
+      const used: Machine[] = [];
+      await use(async (name) => {
+        const found = await testbedSource.runMachine(name);
+        if (!found.available) {
+          if (onUnmet(testbedSource) === 'fail') throw new Error(found.reason);
+          return skip(found.reason);
+        }
+        used.push(found.machine);
+        return found.machine;
+      });
+      if (task.result?.state === 'fail') {
+        for (const machine of used) await recordFailure(task, machine, false);
+      }
+    },
+  };
+  return vitestTest.extend(fixtures as never) as unknown as TestAPI<TestbedFixtures<Needs>>;
+}

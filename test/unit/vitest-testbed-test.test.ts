@@ -1,0 +1,65 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, expectTypeOf } from 'vitest';
+import {
+  type CapabilityString,
+  InvalidCapabilityError,
+  type MachineConsole,
+  ProviderRegistry,
+  type SshConnectionInfo,
+} from '../../src/index.js';
+import type { MachineWith } from '../../src/vitest/machine-with.js';
+import { testbedTest } from '../../src/vitest/testbed-test.js';
+import { FakeProvider } from '../fixtures/fake-provider.js';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'testbed-fixture-'));
+const provider = new FakeProvider({ stateDir });
+const registry = new ProviderRegistry().register(provider);
+
+const it = testbedTest({ needs: ['SerialConsole', 'CloneVm'], registry });
+const perFile = testbedTest({ needs: ['Exec'], scope: 'file', registry });
+
+describe('testbedTest', () => {
+  it('provides a machine meeting the needs, typed by them', async ({ machine }) => {
+    expectTypeOf(machine.console).toEqualTypeOf<MachineConsole>();
+    expectTypeOf(machine.clone).toBeFunction();
+    expect(await machine.console.waitFor(/testbed-ready (\S+)/)).toBeTruthy();
+    const clone = await machine.clone();
+    await clone.destroy();
+    expect(provider.machines()).toEqual([machine.name]);
+  });
+
+  it('gives each test-scoped test its own machine, destroyed after the test', ({ machine }) => {
+    expect(provider.machines()).toEqual([machine.name]);
+  });
+
+  perFile('shares a file-scoped machine between tests (1)', async ({ machine }) => {
+    expectTypeOf(machine.exec).toBeFunction();
+    expect((await machine.exec(['echo', 'hi'])).stdout).toBe('echo hi\n');
+  });
+
+  perFile('shares a file-scoped machine between tests (2)', ({ machine }) => {
+    expect(
+      provider.events.filter((e) => e.includes('-m-') && e.startsWith('provision')),
+    ).toHaveLength(3);
+    expect(provider.machines()).toEqual([machine.name]);
+  });
+
+  it('does not type members the needs do not guarantee', () => {
+    expectTypeOf<MachineWith<['SshAccess']>['ssh']>().toEqualTypeOf<SshConnectionInfo>();
+    expectTypeOf<MachineWith<['Exec']>['ssh']>().toEqualTypeOf<SshConnectionInfo | undefined>();
+    expectTypeOf<MachineWith<CapabilityString[]>['console']>().toEqualTypeOf<
+      MachineConsole | undefined
+    >();
+  });
+
+  it('rejects an unknown capability when called, listing the valid names', () => {
+    // @ts-expect-error: not a capability name
+    expect(() => testbedTest({ needs: ['SerialConsol'] })).toThrow(InvalidCapabilityError);
+    // @ts-expect-error: not a capability name
+    expect(() => testbedTest({ needs: ['SerialConsol'] })).toThrow(
+      /Did you mean 'SerialConsole'\?.*\n.*Use one of ProvisionVm, CloneVm/s,
+    );
+  });
+});
