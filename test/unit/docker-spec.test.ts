@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidSpecError } from '../../src/core/errors.js';
+import type { MachineNetwork } from '../../src/core/provider.js';
+import { parseDockerSpec } from '../../src/providers/docker/spec.js';
+
+const network = (providerId: string): MachineNetwork => ({
+  name: 'n',
+  providerId,
+  destroy: async () => {},
+  [Symbol.asyncDispose]: async () => {},
+});
+
+function problems(spec: Record<string, unknown>): { path: string; message: string }[] {
+  try {
+    parseDockerSpec(spec);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidSpecError);
+    return [...(error as InvalidSpecError).problems];
+  }
+  throw new Error('expected the spec to be rejected');
+}
+
+describe('parseDockerSpec', () => {
+  it('accepts an empty spec and a full one', () => {
+    expect(parseDockerSpec(undefined)).toEqual({});
+    const signal = new AbortController().signal;
+    const spec = {
+      image: 'testbed/tiny:abc',
+      name: 'web-1',
+      memoryMiB: 64,
+      vcpus: 0.5,
+      hostname: 'web',
+      networks: [network('docker')],
+      timeoutMs: 10_000,
+      signal,
+      ports: [80, 8080],
+      env: { MODE: 'test' },
+      command: ['sh', '-c', 'echo ready; sleep 1000'],
+      entrypoint: ['/bin/sh'],
+      readyLog: /ready/,
+      aliases: ['api'],
+    };
+    expect(parseDockerSpec(spec)).toEqual(spec);
+  });
+
+  it('reports every problem at once, each at its path', () => {
+    const found = problems({
+      memoryMiB: -1,
+      vcpus: 0,
+      ports: [80, 70_000],
+      name: 'bad name!',
+      env: { 'NOT VALID': 'x' },
+      command: [],
+    });
+    const paths = found.map((p) => p.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(['memoryMiB', 'vcpus', 'ports[1]', 'name', 'command']),
+    );
+    expect(paths.some((p) => p.startsWith('env'))).toBe(true);
+    expect(found.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('names unknown options with a typo hint', () => {
+    const [problem] = problems({ prots: [80] });
+    expect(problem).toEqual({
+      path: 'prots',
+      message: expect.stringContaining("did you mean 'ports'?"),
+    });
+  });
+
+  it('rejects networks of another provider or that are not networks', () => {
+    const found = problems({ networks: [network('libvirt'), { name: 'x' }] });
+    expect(found).toEqual([
+      { path: 'networks[0]', message: expect.stringContaining("provider 'libvirt'") },
+      { path: 'networks[1]', message: expect.stringContaining('createNetwork()') },
+    ]);
+  });
+
+  it('puts the fix in the message', () => {
+    expect(() => parseDockerSpec({ memoryMiB: 1 })).toThrow(/Fix: .*accepts image, name/);
+  });
+});
