@@ -8,6 +8,7 @@ import { destroyQuietly, type Report } from './destroy-quietly.js';
 import { formatDiscoverySummary } from './discovery-summary.js';
 import { provisionSpec } from './provision-spec.js';
 import { ProvisionerPool } from './provisioner-pool.js';
+import { type RunGuard, reaperGuard } from './run-guard.js';
 import type { RunMachineEntry, RunSnapshot } from './run-snapshot.js';
 import { selectProvider } from './select-provider.js';
 import type { ResolvedTestbedOptions } from './testbed-options.js';
@@ -29,6 +30,8 @@ export interface StartRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Aborts discovery and provisioning. */
   signal?: AbortSignal;
+  /** Leak protection: sweep of dead runs and a watchdog. Default: the reaper's. */
+  guard?: RunGuard;
 }
 
 /** A started run: the snapshot for test processes, and how to end it. */
@@ -37,7 +40,10 @@ export interface StartedRun {
   snapshot: RunSnapshot;
   /** Run-scoped machines by name, owned by this process. */
   machines: ReadonlyMap<string, Machine>;
-  /** Destroys the run-scoped machines in reverse order; after trying all, throws if any failed. */
+  /**
+   * Destroys the run-scoped machines in reverse order, then stops the watchdog; after trying all,
+   * throws if any failed (the watchdog then stays and removes them once this process exits).
+   */
   stop(options?: { keepArtifacts?: boolean }): Promise<void>;
 }
 
@@ -64,9 +70,16 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   const log = input.log ?? ((line: string) => console.log(line));
   const run = input.run ?? createRunContext();
   const preference = options.providers ?? loadConfig(input.env ?? process.env).providers;
+  const guard = input.guard ?? reaperGuard;
   const started = performance.now();
   const statuses = await registry.discover({ health: true, ...(signal ? { signal } : {}) });
   log(formatDiscoverySummary(statuses, Math.round(performance.now() - started)));
+  const swept = await guard.sweep(registry, run).catch((error: unknown) => {
+    return `testbed: sweeping dead runs failed: ${describeError(error)}`;
+  });
+  if (swept) log(swept);
+  // Started before the first resource: test processes provision under this run too.
+  const watchdog = await guard.watch(run);
   const candidates = toCandidates(statuses);
   const pool = new ProvisionerPool(registry, run);
   const created: Machine[] = [];
@@ -99,6 +112,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
     }
   } catch (error) {
     const cleanup = await destroyAll(created, log, false);
+    if (cleanup.length === 0) await watchdog.stop();
     if (cleanup.length > 0) {
       throw new AggregateError(
         [error, ...cleanup],
@@ -121,6 +135,8 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
     machines,
     async stop(stopOptions = {}) {
       const errors = await destroyAll(created, log, stopOptions.keepArtifacts ?? false);
+      // With leftovers the watchdog stays: it removes them once this process exits.
+      if (errors.length === 0) await watchdog.stop();
       if (errors.length > 0) {
         throw new AggregateError(
           errors,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoMatchingProviderError, ProviderRegistry } from '../../src/index.js';
+import { noGuard, type RunGuard } from '../../src/vitest/run-guard.js';
 import { startRun } from '../../src/vitest/start-run.js';
 import { parseTestbedOptions } from '../../src/vitest/testbed-options.js';
 import { FakeProvider, type FakeProviderOptions } from '../fixtures/fake-provider.js';
@@ -62,16 +63,16 @@ describe('startRun', () => {
   it("fails the run on an unmet machine with onUnmet 'fail', leaving nothing", async () => {
     const { provider, registry, log } = setup();
     const options = parseTestbedOptions({ machines, onUnmet: 'fail' });
-    await expect(startRun({ options, registry, log, env: {} })).rejects.toBeInstanceOf(
-      NoMatchingProviderError,
-    );
+    await expect(
+      startRun({ options, registry, log, env: {}, guard: noGuard }),
+    ).rejects.toBeInstanceOf(NoMatchingProviderError);
     expect(provider.machines()).toEqual([]);
   });
 
   it('destroys what it created when a later provisioning fails', async () => {
     const { provider, registry, log } = setup({ failAfter: 1 });
     const options = parseTestbedOptions({ machines: { a: machines.web, b: machines.db } });
-    await expect(startRun({ options, registry, log, env: {} })).rejects.toThrow(
+    await expect(startRun({ options, registry, log, env: {}, guard: noGuard })).rejects.toThrow(
       /provisioning machine 2 failed/,
     );
     expect(provider.machines()).toEqual([]);
@@ -83,7 +84,7 @@ describe('startRun', () => {
     const options = parseTestbedOptions({
       machines: { a: { needs: ['Exec'], spec: { name: 'stuck' } }, b: machines.db },
     });
-    const run = await startRun({ options, registry, log, env: {} });
+    const run = await startRun({ options, registry, log, env: {}, guard: noGuard });
     await expect(run.stop()).rejects.toThrow(/1 run machine\(s\) could not be destroyed/);
     expect(provider.events.filter((e) => e.startsWith('destroy'))).toHaveLength(2);
     expect(lines.some((l) => l.includes('will not die'))).toBe(true);
@@ -95,8 +96,51 @@ describe('startRun', () => {
     dirs.push(stateDir);
     registry.register(new FakeProvider({ id: 'other', stateDir }));
     const options = parseTestbedOptions({ machines: { a: machines.db }, providers: ['other'] });
-    const run = await startRun({ options, registry, log, env: { TESTBED_PROVIDERS: 'fake' } });
+    const run = await startRun({
+      options,
+      registry,
+      log,
+      env: { TESTBED_PROVIDERS: 'fake' },
+      guard: noGuard,
+    });
     expect(run.snapshot.machines.a).toMatchObject({ descriptor: { providerId: 'other' } });
     await run.stop();
+  });
+
+  it('starts the watchdog before provisioning and stops it only after a clean end', async () => {
+    const { provider, registry, lines, log } = setup({ failDestroy: '-stuck-' });
+    const calls: string[] = [];
+    const guard: RunGuard = {
+      sweep: async (_registry, run) => {
+        calls.push(`sweep ${run.runId}`);
+        return 'testbed: removed 2 resource(s) left by dead runs';
+      },
+      watch: async (run) => {
+        calls.push(`watch ${run.runId} after ${provider.events.length} events`);
+        return { stop: async () => void calls.push('stop') };
+      },
+    };
+    const clean = await startRun({
+      options: parseTestbedOptions({ machines: { a: machines.db } }),
+      registry,
+      log,
+      env: {},
+      guard,
+    });
+    expect(calls).toEqual([
+      `sweep ${clean.snapshot.run.runId}`,
+      `watch ${clean.snapshot.run.runId} after 0 events`,
+    ]);
+    expect(lines).toContain('testbed: removed 2 resource(s) left by dead runs');
+    await clean.stop();
+    expect(calls.at(-1)).toBe('stop');
+
+    calls.length = 0;
+    const options = parseTestbedOptions({
+      machines: { a: { needs: ['Exec'], spec: { name: 'stuck' } } },
+    });
+    const stuck = await startRun({ options, registry, log, env: {}, guard });
+    await expect(stuck.stop()).rejects.toThrow(/could not be destroyed/);
+    expect(calls).not.toContain('stop');
   });
 });
