@@ -4,6 +4,8 @@ import { CONFIG_VARIABLES } from '../core/config.js';
 import { isTestbedError } from '../core/errors.js';
 import { VmBackendRegistry } from '../registry.js';
 import { collectDoctorReport } from './doctor-report.js';
+import { registerGcCommand } from './gc-command.js';
+import { registerLsCommand } from './ls-command.js';
 import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
 
 /** Where the CLI writes; injected so tests can capture output. */
@@ -57,6 +59,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         exitCode = report.healthy && (report.needs.length === 0 || report.selected) ? 0 : 1;
       })();
     });
+
+  const runAction = (work: () => Promise<number>) => {
+    action = work().then((code) => {
+      exitCode = code;
+    });
+  };
+  registerLsCommand(cli, io, runAction);
+  registerGcCommand(cli, io, runAction);
 
   // cac prints help with console.info; render it through `io` instead so it can be captured.
   cli.help((sections) => {
