@@ -1,0 +1,120 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runVitest } from '../fixtures/run-vitest.js';
+
+const fixtures = resolve(import.meta.dirname, '../fixtures');
+const dirs: string[] = [];
+
+function stateDirs() {
+  const fake = mkdtempSync(join(tmpdir(), 'testbed-fake-'));
+  const state = mkdtempSync(join(tmpdir(), 'testbed-state-'));
+  dirs.push(fake, state);
+  return { fake, env: { TESTBED_FAKE_STATE_DIR: fake, TESTBED_STATE_DIR: state } };
+}
+
+const machineFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json'));
+const events = (dir: string) => readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n');
+
+beforeAll(() => {
+  if (!existsSync(resolve(fixtures, '../../dist/vitest/index.js'))) {
+    throw new Error('testbed/vitest resolves to dist/: run `npm run build` first.');
+  }
+});
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the testbed Vitest plugin, run as a user runs it', () => {
+  it('provisions run machines once for all projects, skips unmet needs with the reason, leaves nothing', async () => {
+    const { fake, env } = stateDirs();
+    const run = await runVitest(join(fixtures, 'vitest-fake'), [], env);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.report).toMatchObject({ numPassedTests: 4, numFailedTests: 0, numPendingTests: 2 });
+    const skipped = run.tests.filter((t) => t.status === 'skipped').map((t) => t.title);
+    expect(skipped.sort()).toEqual([
+      'needs a gpu nobody offers',
+      'skips when a run-scoped machine is unmet',
+    ]);
+    // The reason (verbose reporter): what is missing, where, and what to do.
+    expect(run.output).toMatch(
+      /needs a gpu nobody offers.*\[No available provider offers Custom\(gpu\):\n\s+- fake: lacks Custom\(gpu\)/,
+    );
+    expect(run.output).toContain('Fix: Apply a fix above, drop the needs no provider offers');
+    // Discovery and run machines happen once per run although the config has two projects.
+    expect(run.output.match(/testbed: discovered 1 provider/g)).toHaveLength(1);
+    const log = events(fake);
+    const runMachine = log.filter((e) => e.startsWith('provision') && e.includes('-web-'));
+    expect(runMachine).toHaveLength(1);
+    expect(log.at(-1)).toBe(runMachine[0]?.replace('provision', 'destroy'));
+    const provisioned = log.filter((e) => e.startsWith('provision')).map((e) => e.slice(10));
+    const destroyed = log.filter((e) => e.startsWith('destroy')).map((e) => e.slice(8));
+    expect(destroyed.sort()).toEqual(provisioned.sort());
+    expect(machineFiles(fake)).toEqual([]);
+  });
+
+  it('puts the console tail, provider and machine of a failed test in its report', async () => {
+    const { fake, env } = stateDirs();
+    const run = await runVitest(join(fixtures, 'vitest-failing'), ['fails'], env);
+    expect(run.exitCode).toBe(1);
+    const failed = run.tests.find((t) => t.status === 'failed');
+    expect(failed?.title).toBe('fails on purpose after booting');
+    const [diagnostics] = (failed?.meta?.testbed ?? []) as Record<string, unknown>[];
+    expect(diagnostics).toMatchObject({ provider: 'fake', vmType: 'FullVirt', kept: false });
+    expect(diagnostics?.consoleTail).toMatch(/testbed-ready testbed-\w+-m-/);
+    expect(run.tests.find((t) => t.status === 'passed')?.meta).toEqual({});
+    expect(run.output).toContain('testbed: machines of failed tests');
+    expect(run.output).toContain(
+      ` FAIL fails.test.ts > fails on purpose after booting\n   machine ${String(diagnostics?.machine)} (fake, FullVirt)`,
+    );
+    expect(run.output).toContain('set keepOnFailure to keep them');
+    expect(machineFiles(fake)).toEqual([]);
+  });
+
+  it("keeps a failed machine's artifacts with keepOnFailure and says where", async () => {
+    const { fake, env } = stateDirs();
+    const run = await runVitest(join(fixtures, 'vitest-failing'), ['fails'], {
+      ...env,
+      TESTBED_KEEP: '1',
+    });
+    expect(run.exitCode).toBe(1);
+    const failed = run.tests.find((t) => t.status === 'failed');
+    const [diagnostics] = (failed?.meta?.testbed ?? []) as {
+      kept: boolean;
+      artifacts: Record<string, string>;
+    }[];
+    expect(diagnostics?.kept).toBe(true);
+    const kept = diagnostics?.artifacts.state ?? '';
+    expect(run.output).toContain(`kept for inspection:\n       state: ${kept}`);
+    expect(existsSync(kept)).toBe(true);
+    // Only the failed test's machine is kept; the passing test's is gone.
+    expect(machineFiles(fake)).toHaveLength(1);
+  });
+
+  it('fails at collection on an unknown capability, listing the valid names', async () => {
+    const { fake, env } = stateDirs();
+    const run = await runVitest(join(fixtures, 'vitest-failing'), ['unknown-need'], env);
+    expect(run.exitCode).toBe(1);
+    expect(run.report?.numFailedTestSuites).toBe(1);
+    const message = run.report?.testResults[0]?.message ?? '';
+    expect(message).toContain(
+      `Unknown capability "SerialConsol": not a capability name. Did you mean 'SerialConsole'?`,
+    );
+    expect(message).toContain('Use one of ProvisionVm, CloneVm, SerialConsole');
+    expect(run.tests).toEqual([]);
+    expect(machineFiles(fake)).toEqual([]);
+  });
+
+  it('rejects a misspelled plugin option with a zod error naming it', async () => {
+    const { env } = stateDirs();
+    const run = await runVitest(
+      join(fixtures, 'vitest-failing'),
+      ['--config', 'vitest.misspelled.config.ts'],
+      env,
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.output).toContain("keepOnFailur: unknown option; did you mean 'keepOnFailure'?");
+  });
+});
