@@ -31,7 +31,9 @@ describe('LogConsole', () => {
     source.write('line 1\nline 2\n');
     const error = await console.waitFor(/never/, { timeoutMs: 50 }).catch((e: unknown) => e);
     expect(isTestbedError(error, 'TESTBED_TIMEOUT')).toBe(true);
-    expect((error as Error).message).toMatch(/\/never\/ in the log of box.*\nline 1\nline 2/s);
+    expect((error as Error).message).toMatch(
+      /waitFor\(\/never\/\) on the log of box did not finish within 50 ms.*Last lines:\n {4}line 1\n {4}line 2/s,
+    );
   });
 
   it('stops waiting when the signal aborts', async () => {

@@ -103,14 +103,13 @@ export class LogConsole implements MachineConsole {
       };
       const onAbort = () => finish(() => reject(signal?.reason));
       const timer = setTimeout(() => {
-        const gone = this.#ended ? ' (the log has ended: the container stopped)' : '';
-        const last = this.#tailOf(20) || '(no output)';
+        const gone = this.#ended ? ' The log has ended: the container stopped.' : '';
+        const last = this.#tailOf(20).split('\n').join('\n    ') || '(no output)';
         finish(() =>
           reject(
-            new TimeoutError(
-              `waiting for ${String(regexp)} in the log of ${this.label}${gone}; last lines:\n${last}\n`,
-              timeoutMs,
-            ),
+            new TimeoutError(`waitFor(${String(regexp)}) on the log of ${this.label}`, timeoutMs, {
+              fix: `Check the pattern against the output, or wait longer.${gone} Last lines:\n    ${last}`,
+            }),
           ),
         );
       }, timeoutMs);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
-import { isTestbedError, ProvisionError } from '../../core/errors.js';
+import { isTestbedError, ProvisionError, TimeoutError } from '../../core/errors.js';
 import type {
   Machine,
   MachineDescriptor,
@@ -77,7 +77,7 @@ export class DockerProvisioner implements VmProvisioner {
   }
 
   /** Starts a container from `spec` (validated; every problem reported at once) and waits until it is ready. */
-  provision(spec?: MachineSpec): Promise<Machine> {
+  async provision(spec?: MachineSpec): Promise<Machine> {
     return this.#start(parseDockerSpec(spec), undefined);
   }
 
@@ -106,15 +106,16 @@ export class DockerProvisioner implements VmProvisioner {
         await removeContainer(this.#docker, tracker.containerId).catch(() => undefined);
       }
       if (spec.signal?.aborted && error === spec.signal.reason) throw error;
-      if (
-        isTestbedError(error, 'TESTBED_IMAGE_NOT_FOUND') ||
-        isTestbedError(error, 'TESTBED_TIMEOUT')
-      ) {
-        throw error;
+      if (isTestbedError(error, 'TESTBED_IMAGE_NOT_FOUND')) throw error;
+      const lastLines = tail ? `\n  Last log lines:\n    ${tail.split('\n').join('\n    ')}` : '';
+      if (isTestbedError(error, 'TESTBED_TIMEOUT')) {
+        throw new TimeoutError(`provisioning ${name}`, timeoutMs, {
+          cause: error,
+          fix: `Raise timeoutMs, or check that readyLog matches what the image prints.${lastLines}`,
+        });
       }
       throw new ProvisionError(
-        `Container ${name} (image ${spec.image ?? 'default'}) did not start: ${summary(error)}` +
-          (tail ? `\n  Last log lines:\n    ${tail.split('\n').join('\n    ')}` : ''),
+        `Container ${name} (image ${spec.image ?? 'default'}) did not start: ${summary(error)}${lastLines}`,
         {
           cause: error,
           fix: 'Check that the image runs a long-lived command and that readyLog matches its output.',
