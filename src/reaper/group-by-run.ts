@@ -38,7 +38,7 @@ export function groupByRun(
     const owners = new Map(list.map((r) => [`${r.owner.pid}:${r.owner.startTime}`, r.owner]));
     // The safest answer wins: one live stamp keeps the whole run alive.
     const ownerState = [...owners.values()]
-      .map(stateOf)
+      .map((owner) => stateOf(owner))
       .reduce<OwnerState>((a, b) => (STATE_RANK[b] > STATE_RANK[a] ? b : a), 'dead');
     const times = list.flatMap((r) => (r.createdAt === undefined ? [] : [r.createdAt]));
     const createdAt = times.length > 0 ? Math.min(...times) : undefined;

@@ -67,6 +67,15 @@ describe('groupByRun', () => {
     expect(unknown?.ownerState).toBe('unknown');
   });
 
+  it('asks about each owner with the owner alone (no index as a second argument)', () => {
+    const seen: unknown[][] = [];
+    groupByRun([resource('a', DEAD, 1), resource('a', LIVE, 1)], (...args) => {
+      seen.push(args);
+      return 'dead';
+    });
+    expect(seen).toEqual([[DEAD], [LIVE]]);
+  });
+
   it('returns nothing for no resources', () => {
     expect(groupByRun([], stateOf, NOW)).toEqual([]);
   });
