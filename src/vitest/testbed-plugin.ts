@@ -1,3 +1,4 @@
+/// <reference types="vitest/config" />
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import type { Vite, VitestPluginContext } from 'vitest/node';
