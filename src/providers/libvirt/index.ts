@@ -1,0 +1,208 @@
+import { existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { parseCapability, type VmCapability, type VmType } from '../../core/capabilities.js';
+import { loadConfig, type TestbedConfig } from '../../core/config.js';
+import { ImageNotFoundError, ProviderUnavailableError } from '../../core/errors.js';
+import type {
+  OwnedResource,
+  ProviderHealth,
+  ProvisionerOptions,
+  RemovalReport,
+  VmBackendProvider,
+  VmProvisioner,
+} from '../../core/provider.js';
+import { type RunCommand, runCommand } from '../../core/run-command.js';
+import { withTimeout } from '../../core/with-timeout.js';
+import {
+  type AcceleratorChoice,
+  cachedAccelerator,
+  probeAccelerator,
+} from './accelerator-probe.js';
+import { libvirtSocketFor } from './libvirt-socket.js';
+import { LibvirtProvisioner, type VmImage, type VmImageResolver } from './provisioner.js';
+import { listRunResources, removeRunResources } from './run-resources.js';
+import { Virsh } from './virsh.js';
+
+export type { VmImage, VmImageResolver } from './provisioner.js';
+export type { LibvirtMachineSpec } from './vm-spec.js';
+
+/** Options for `LibvirtProvider`; every one has a default. */
+export interface LibvirtProviderOptions {
+  /** Configuration; default read from the environment. */
+  config?: TestbedConfig;
+  /** Runs virsh, qemu-img and xorriso. */
+  run?: RunCommand;
+  /** Environment (for session socket paths). */
+  env?: NodeJS.ProcessEnv;
+  /** Finds images by name or path; default: the image cache, then plain qcow2 paths. */
+  resolveImage?: VmImageResolver;
+  /** Whether a path exists (availability check). */
+  exists?: (path: string) => boolean;
+}
+
+const CAPABILITIES = [
+  'ProvisionVm',
+  'CloneVm',
+  'SerialConsole',
+  'HealthMonitoring',
+  'NetworkOverlay',
+  'DiskOverlay',
+  'SshAccess',
+  'Exec',
+  'Snapshot',
+  'VmType(FullVirt)',
+] as const;
+
+async function qcow2PathResolver(nameOrPath: string): Promise<VmImage> {
+  if (!nameOrPath.includes('/')) {
+    throw new ImageNotFoundError(nameOrPath, {
+      fix: 'Build it with `npx testbed images build`, or pass the path of a qcow2 file.',
+    });
+  }
+  await access(nameOrPath).catch((cause: unknown) => {
+    throw new ImageNotFoundError(nameOrPath, {
+      cause,
+      fix: 'Pass the path of an existing qcow2 file.',
+    });
+  });
+  return { base: nameOrPath };
+}
+
+function versionOf(output: string, pattern: RegExp): string | undefined {
+  return pattern.exec(output)?.[1];
+}
+
+/** Full VMs through libvirt/QEMU: qcow2 overlays, serial console, SSH, clones, isolated networks. */
+export class LibvirtProvider implements VmBackendProvider {
+  readonly id = 'libvirt';
+  readonly name = 'libvirt / QEMU';
+  readonly setupHint =
+    'Install libvirt and QEMU and start libvirtd (`sh scripts/setup-host.sh`), or set TESTBED_LIBVIRT_URI to a reachable libvirt URI.';
+  readonly #config: TestbedConfig;
+  readonly #run: RunCommand;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #exists: (path: string) => boolean;
+  readonly #resolveImage: VmImageResolver;
+  readonly #virsh: Virsh;
+  #accelerator: Promise<AcceleratorChoice> | undefined;
+
+  constructor(options: LibvirtProviderOptions = {}) {
+    this.#config = options.config ?? loadConfig(options.env);
+    this.#run = options.run ?? runCommand;
+    this.#env = options.env ?? process.env;
+    this.#exists = options.exists ?? existsSync;
+    this.#resolveImage = options.resolveImage ?? qcow2PathResolver;
+    this.#virsh = new Virsh(this.#config.libvirtUri, this.#run);
+  }
+
+  /** True when the libvirt socket of the URI exists (or the URI is remote); no connection, never throws. */
+  async isAvailable(_signal?: AbortSignal): Promise<boolean> {
+    try {
+      const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
+      return socket.remote || socket.candidates.some((path) => this.#exists(path));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Full VMs with every VM capability. */
+  capabilities(): VmCapability[] {
+    return CAPABILITIES.map((c) => parseCapability(c));
+  }
+
+  /** Full virtualization. */
+  vmType(): VmType {
+    return 'FullVirt';
+  }
+
+  /** Versions, domain counts and the accelerator that really works; bounded in time. */
+  async checkHealth(signal?: AbortSignal): Promise<ProviderHealth> {
+    try {
+      return await withTimeout(
+        'libvirt: checkHealth()',
+        this.#config.timeoutMs,
+        (bounded) => this.#health(bounded),
+        signal,
+      );
+    } catch (error) {
+      return {
+        healthy: false,
+        resources: { vmsAvailable: 0, vmsRunning: 0 },
+        warnings: [
+          `libvirt at ${this.#config.libvirtUri} did not answer: ${(error as Error).message.split('\n')[0]}. ${this.setupHint}`,
+        ],
+      };
+    }
+  }
+
+  async #health(signal: AbortSignal): Promise<ProviderHealth> {
+    const bounded = { signal, timeoutMs: this.#config.timeoutMs };
+    const [version, all, running, accelerator] = await Promise.all([
+      this.#virsh.call(['version'], bounded),
+      this.#virsh.names(['list', '--all', '--name'], bounded),
+      this.#virsh.names(['list', '--name'], bounded),
+      this.#acceleratorChoice(undefined, signal),
+    ]);
+    const libvirt = versionOf(version.stdout, /Using library: libvirt ([\d.]+)/);
+    const qemu = versionOf(version.stdout, /Running hypervisor: QEMU ([\d.]+)/);
+    const warnings: string[] = [];
+    if (accelerator.accelerator === 'tcg') {
+      warnings.push(`guests run under TCG (emulation, slower): ${accelerator.reason}`);
+    }
+    return {
+      healthy: true,
+      version: `libvirt ${libvirt ?? '?'}, QEMU ${qemu ?? '?'}`,
+      resources: { vmsAvailable: all.length, vmsRunning: running.length },
+      warnings,
+      details: {
+        uri: this.#config.libvirtUri,
+        accelerator: accelerator.accelerator,
+        acceleratorVerified: accelerator.verified,
+      },
+    };
+  }
+
+  /** The accelerator: cached per host boot; with a kernel, a KVM boot decides it once. */
+  async #acceleratorChoice(kernel: string | undefined, signal?: AbortSignal) {
+    const options = { virsh: this.#virsh, stateDir: this.#config.stateDir, kernel, signal };
+    if (!kernel) return (await cachedAccelerator(options)) ?? probeAccelerator(options);
+    // One probe per process at a time: parallel provisions share its answer.
+    this.#accelerator ??= probeAccelerator(options).catch((error: unknown) => {
+      this.#accelerator = undefined;
+      throw error;
+    });
+    return this.#accelerator;
+  }
+
+  /** A provisioner for `run`; fails fast with `ProviderUnavailableError` when libvirt is unreachable. */
+  async createProvisioner(options: ProvisionerOptions): Promise<VmProvisioner> {
+    const reachable = await this.#virsh
+      .call(['version'], { timeoutMs: 15_000 })
+      .catch((error: unknown) => error);
+    if (reachable instanceof Error) {
+      if (reachable instanceof ProviderUnavailableError) throw reachable;
+      throw new ProviderUnavailableError(this.id, reachable.message.split('\n')[0] ?? '', {
+        cause: reachable,
+        fix: this.setupHint,
+      });
+    }
+    return new LibvirtProvisioner({
+      config: this.#config,
+      run: options.run,
+      virsh: this.#virsh,
+      runCommand: this.#run,
+      resolveImage: this.#resolveImage,
+      accelerator: (kernel, signal) => this.#acceleratorChoice(kernel, signal),
+    });
+  }
+
+  /** Every domain, network and run directory testbed created here, of any run. */
+  listResources(signal?: AbortSignal): Promise<OwnedResource[]> {
+    return listRunResources(this.#virsh, this.#config.stateDir, signal);
+  }
+
+  /** Removes every domain, network and file of `runId`; reports what would not go. */
+  removeRun(runId: string, signal?: AbortSignal): Promise<RemovalReport> {
+    return removeRunResources(this.#virsh, this.#config.stateDir, runId, signal);
+  }
+}

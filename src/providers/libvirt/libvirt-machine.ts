@@ -1,0 +1,131 @@
+import type {
+  ExecOptions,
+  ExecResult,
+  Machine,
+  MachineDescriptor,
+  MachineSnapshot,
+  SshConnectionInfo,
+} from '../../core/provider.js';
+import { sshExec } from '../../ssh/ssh-exec.js';
+import { SerialConsole } from './serial-console.js';
+
+/** Where a machine's pieces are on the host; also the data of its descriptor. */
+export interface LibvirtMachineState {
+  /** Unique domain name. */
+  name: string;
+  /** Hostname inside the guest. */
+  hostname: string;
+  /** The machine's own directory under the run directory. */
+  dir: string;
+  /** The qcow2 overlay the guest writes to now (changes when a clone freezes the previous one). */
+  disk: string;
+  /** Directories of the layers under `disk` (sources of a clone); needed while this machine lives. */
+  dependencies: string[];
+  /** Kernel, initrd and command line for direct boot, if any. */
+  boot: { kernel?: string | undefined; initrd?: string | undefined; cmdline?: string | undefined };
+  /** The public half of the SSH key, reused by clones. */
+  publicKey: string;
+  /** Memory in MiB. */
+  memoryMiB: number;
+  /** Virtual CPUs. */
+  vcpus: number;
+  /** File the serial console is written to. */
+  serialLog: string;
+  /** SSH connection details. */
+  ssh: SshConnectionInfo;
+}
+
+/** What a machine asks of the provisioner that made it. */
+export interface MachineLifecycle {
+  /** Boots a new machine on an overlay of the source's current disk state. */
+  clone(source: LibvirtMachine, options: { name?: string; signal?: AbortSignal }): Promise<Machine>;
+  /** Freezes the source's current disk state as a snapshot new machines start from. */
+  snapshot(source: LibvirtMachine): Promise<MachineSnapshot>;
+  /** Stops the domain and removes the machine's files (but what `keepArtifacts` keeps). */
+  destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void>;
+}
+
+/** A libvirt VM: exec over SSH, its serial console, clone and snapshot through its provisioner. */
+export class LibvirtMachine implements Machine {
+  readonly providerId = 'libvirt';
+  readonly vmType = 'FullVirt' as const;
+  readonly console: SerialConsole;
+  #destroying: Promise<void> | undefined;
+  #gone = false;
+
+  constructor(
+    readonly state: LibvirtMachineState,
+    private readonly lifecycle: MachineLifecycle | undefined,
+  ) {
+    this.console = new SerialConsole(state.serialLog, {
+      machineName: state.name,
+      isGone: () => this.#gone,
+    });
+  }
+
+  /** Unique domain name. */
+  get name(): string {
+    return this.state.name;
+  }
+
+  /** SSH connection details (127.0.0.1 and a forwarded port). */
+  get ssh(): SshConnectionInfo {
+    return this.state.ssh;
+  }
+
+  /** Host-side files worth keeping when a test fails. */
+  get artifacts(): Readonly<Record<string, string>> {
+    return { dir: this.state.dir, disk: this.state.disk, serialLog: this.state.serialLog };
+  }
+
+  /** Runs a command over SSH: a string is shell code, an array is passed verbatim. */
+  exec(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return sshExec(this.state.ssh, command, options);
+  }
+
+  /** A new VM starting from this one's current disk state. */
+  clone(options: { name?: string; signal?: AbortSignal } = {}): Promise<Machine> {
+    return this.#owner('clone()').clone(this, options);
+  }
+
+  /** Freezes the current disk state; `restore()` boots new machines from it. */
+  snapshot(): Promise<MachineSnapshot> {
+    return this.#owner('snapshot()').snapshot(this);
+  }
+
+  /** Plain data from which `attach()` rebuilds a handle in another process. */
+  describe(): MachineDescriptor {
+    return {
+      providerId: this.providerId,
+      name: this.name,
+      vmType: this.vmType,
+      data: structuredClone(this.state) as unknown as Record<string, unknown>,
+    };
+  }
+
+  /** Stops and removes the VM and its files; idempotent and safe to call concurrently. */
+  destroy(options: { keepArtifacts?: boolean } = {}): Promise<void> {
+    this.#destroying ??= (async () => {
+      try {
+        await this.lifecycle?.destroy(this, options.keepArtifacts ?? false);
+      } finally {
+        this.#gone = true;
+      }
+    })();
+    return this.#destroying;
+  }
+
+  /** Same as `destroy()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+
+  #owner(operation: string): MachineLifecycle {
+    if (!this.lifecycle || this.#destroying) {
+      throw new Error(
+        `${operation} needs a machine this process provisioned and has not destroyed (${this.name}).`,
+      );
+    }
+    return this.lifecycle;
+  }
+}

@@ -1,0 +1,391 @@
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestbedConfig } from '../../core/config.js';
+import {
+  ImageNotFoundError,
+  ProvisionError,
+  TestbedError,
+  TimeoutError,
+  UnsupportedOperationError,
+} from '../../core/errors.js';
+import type {
+  Machine,
+  MachineDescriptor,
+  MachineNetwork,
+  MachineSnapshot,
+  MachineSpec,
+  VmProvisioner,
+} from '../../core/provider.js';
+import type { RunCommand } from '../../core/run-command.js';
+import { type RunContext, shortId } from '../../core/run-context.js';
+import { createNoCloudSeed } from '../../images/nocloud-seed.js';
+import { generateSshKeyPair, type SshKeyPair } from '../../ssh/generate-ssh-key-pair.js';
+import { waitForSsh } from '../../ssh/wait-for-ssh.js';
+import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
+import type { AcceleratorChoice } from './accelerator-probe.js';
+import { DirectoryLeases } from './directory-leases.js';
+import { buildDomainXml } from './domain-xml.js';
+import { findFreePort } from './free-port.js';
+import {
+  LibvirtMachine,
+  type LibvirtMachineState,
+  type MachineLifecycle,
+} from './libvirt-machine.js';
+import { buildNetworkXml } from './network-xml.js';
+import { createOverlay } from './qemu-img.js';
+import { ensureRunDirectory } from './run-directory.js';
+import { teardownDomain, teardownNetwork } from './teardown.js';
+import type { Virsh } from './virsh.js';
+import { parseVmSpec } from './vm-spec.js';
+
+/** A bootable base image: a qcow2 disk and, for direct kernel boot, kernel, initrd and command line. */
+export interface VmImage {
+  /** qcow2 base disk; overlays are created on it, it is never written. */
+  base: string;
+  /** Kernel for direct boot. */
+  kernel?: string | undefined;
+  /** Initrd for direct boot. */
+  initrd?: string | undefined;
+  /** Kernel command line for direct boot. */
+  cmdline?: string | undefined;
+}
+
+/** Finds (or builds) the image a spec names: a cached image name or a qcow2 path. */
+export type VmImageResolver = (nameOrPath: string, signal?: AbortSignal) => Promise<VmImage>;
+
+/** What the provisioner works with. */
+export interface LibvirtProvisionerOptions {
+  /** testbed configuration (state dir, SSH port). */
+  config: TestbedConfig;
+  /** The run that owns everything created. */
+  run: RunContext;
+  /** virsh bound to the configured URI. */
+  virsh: Virsh;
+  /** Runs qemu-img and xorriso. */
+  runCommand: RunCommand;
+  /** Resolves image names and paths. */
+  resolveImage: VmImageResolver;
+  /** The accelerator to use, probed with the kernel about to boot. */
+  accelerator: (kernel: string | undefined, signal?: AbortSignal) => Promise<AcceleratorChoice>;
+}
+
+/** Everything one boot needs, whether from a base image (provision) or a frozen layer (clone). */
+interface BootPlan {
+  nameHint?: string | undefined;
+  hostname?: string | undefined;
+  backing: string;
+  boot: LibvirtMachineState['boot'];
+  memoryMiB: number;
+  vcpus: number;
+  networks: readonly string[];
+  sshUser: string;
+  keyPair?: SshKeyPair | undefined;
+  dependencies: string[];
+  readyPattern: string | RegExp | null | undefined;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
+const PORT_ATTEMPTS = 5;
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Provisions libvirt VMs for one run: overlays, seeds, keys and logs under `<stateDir>/<runId>/`. */
+export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
+  readonly #leases = new DirectoryLeases();
+  readonly #runDir: string;
+
+  constructor(private readonly options: LibvirtProvisionerOptions) {
+    this.#runDir = join(options.config.stateDir, options.run.runId);
+  }
+
+  /** Creates a VM from `spec` and resolves once SSH answers; on any failure nothing is left. */
+  async provision(spec: MachineSpec = {}): Promise<Machine> {
+    const parsed = parseVmSpec(spec);
+    parsed.signal?.throwIfAborted();
+    const image = await this.#resolveImage(parsed.image, parsed.signal);
+    return this.#boot({
+      nameHint: parsed.name,
+      hostname: parsed.hostname,
+      backing: image.base,
+      boot: {
+        kernel: parsed.kernel ?? image.kernel,
+        initrd: parsed.initrd ?? image.initrd,
+        cmdline: parsed.cmdline ?? image.cmdline,
+      },
+      memoryMiB: parsed.memoryMiB,
+      vcpus: parsed.vcpus,
+      networks: parsed.networks.map((n) => n.name),
+      sshUser: parsed.sshUser,
+      dependencies: [],
+      readyPattern: parsed.readyPattern,
+      timeoutMs: parsed.timeoutMs,
+      signal: parsed.signal,
+    });
+  }
+
+  /** A handle to a machine another process provisioned; its `destroy()` leaves the machine alone. */
+  async attach(descriptor: MachineDescriptor): Promise<Machine> {
+    if (descriptor.providerId !== 'libvirt') {
+      throw new UnsupportedOperationError(
+        `attaching a '${descriptor.providerId}' machine`,
+        'libvirt',
+      );
+    }
+    return new LibvirtMachine(
+      structuredClone(descriptor.data) as unknown as LibvirtMachineState,
+      undefined,
+    );
+  }
+
+  /** An isolated network (no NAT, no host address, no DHCP) that VMs join via `spec.networks`. */
+  async createNetwork(
+    options: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<MachineNetwork> {
+    const { virsh, run } = this.options;
+    const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
+    const name = `testbed-${run.runId}-${hint ? `${hint}-` : ''}${shortId(6)}`;
+    await ensureRunDirectory(this.#runDir, run);
+    const xml = buildNetworkXml(name, {
+      runId: run.runId,
+      owner: run.owner,
+      createdAt: Date.now(),
+      paths: {},
+    });
+    // virsh reads the definition from its own stdin: no file to clean up.
+    await virsh
+      .call(['net-create', '/dev/stdin'], {
+        input: xml,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
+      .catch(async (error: unknown) => {
+        await teardownNetwork(virsh, name).catch(() => undefined);
+        throw error;
+      });
+    let destroying: Promise<void> | undefined;
+    const destroy = () => {
+      destroying ??= teardownNetwork(virsh, name);
+      return destroying;
+    };
+    return { name, providerId: 'libvirt', destroy, [Symbol.asyncDispose]: destroy };
+  }
+
+  /** Boots a clone on an overlay of the source's disk as it is now. */
+  async clone(
+    source: LibvirtMachine,
+    options: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<Machine> {
+    const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
+    const frozen = await this.#freeze(source, options.signal);
+    const dependencies = [source.state.dir, ...source.state.dependencies];
+    return this.#boot({
+      nameHint: hint,
+      backing: frozen,
+      boot: source.state.boot,
+      memoryMiB: source.state.memoryMiB,
+      vcpus: source.state.vcpus,
+      networks: [],
+      sshUser: source.state.ssh.username,
+      keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
+      dependencies,
+      readyPattern: undefined,
+      timeoutMs: 180_000,
+      signal: options.signal,
+    });
+  }
+
+  /** Freezes the source's disk; the snapshot boots new machines from it until destroyed. */
+  async snapshot(source: LibvirtMachine): Promise<MachineSnapshot> {
+    const frozen = await this.#freeze(source);
+    const dependencies = [source.state.dir, ...source.state.dependencies];
+    this.#leases.acquire(dependencies);
+    let released: Promise<void> | undefined;
+    return {
+      id: frozen,
+      restore: () =>
+        this.#boot({
+          backing: frozen,
+          boot: source.state.boot,
+          memoryMiB: source.state.memoryMiB,
+          vcpus: source.state.vcpus,
+          networks: [],
+          sshUser: source.state.ssh.username,
+          keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
+          dependencies,
+          readyPattern: undefined,
+          timeoutMs: 180_000,
+        }),
+      destroy: () => {
+        released ??= this.#leases.release(dependencies);
+        return released;
+      },
+    };
+  }
+
+  /** Stops the domain, then removes its files unless kept or still backing a clone. */
+  async destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void> {
+    await teardownDomain(this.options.virsh, machine.name);
+    const keep = keepArtifacts ? new Set([machine.state.dir]) : new Set<string>();
+    await this.#leases.release([machine.state.dir, ...machine.state.dependencies], keep);
+  }
+
+  async #resolveImage(nameOrPath: string, signal?: AbortSignal) {
+    try {
+      const image = await this.options.resolveImage(nameOrPath, signal);
+      await access(image.base);
+      return image;
+    } catch (error) {
+      if (error instanceof TestbedError) throw error;
+      throw new ImageNotFoundError(nameOrPath, {
+        cause: error,
+        fix: 'Build it with `npx testbed images build`, or pass the path of an existing qcow2 file.',
+      });
+    }
+  }
+
+  /** Makes the source's current disk a read-only layer: flushes the guest, then an external snapshot. */
+  async #freeze(source: LibvirtMachine, signal?: AbortSignal): Promise<string> {
+    // The guest's page cache is not on disk yet: without this, files just written are missing.
+    await source.exec('sync', { timeoutMs: 30_000, ...(signal ? { signal } : {}) });
+    const frozen = source.state.disk;
+    const next = join(source.state.dir, `disk-${shortId(6)}.qcow2`);
+    await this.options.virsh.call(
+      [
+        'snapshot-create-as',
+        source.name,
+        '--disk-only',
+        '--atomic',
+        '--no-metadata',
+        '--diskspec',
+        `vda,snapshot=external,file=${next}`,
+      ],
+      { timeoutMs: 60_000, ...(signal ? { signal } : {}) },
+    );
+    source.state.disk = next;
+    return frozen;
+  }
+
+  async #boot(plan: BootPlan): Promise<LibvirtMachine> {
+    const { config, run, virsh, runCommand } = this.options;
+    const started = Date.now();
+    const id = shortId(6);
+    const name = `testbed-${run.runId}-${plan.nameHint ? `${plan.nameHint}-` : ''}${id}`;
+    const hostname = plan.hostname ?? `tb-${id}`;
+    const dir = join(this.#runDir, name);
+    const signal = plan.signal;
+    const withSignal = signal ? { signal } : {};
+    const undo: (() => Promise<unknown>)[] = [];
+    let machine: LibvirtMachine | undefined;
+    try {
+      await ensureRunDirectory(this.#runDir, run);
+      undo.push(() => rm(dir, { recursive: true, force: true }));
+      // libvirt's QEMU user must traverse it to reach the overlay, seed and log.
+      await mkdir(dir, { mode: 0o755 });
+      const keys = plan.keyPair ?? generateSshKeyPair(`testbed@${name}`);
+      const keyFiles = await writeSshKeyFiles(dir, keys);
+      const seed = join(dir, 'seed.iso');
+      await createNoCloudSeed(
+        { path: seed, instanceId: name, hostname, authorizedKeys: [keys.publicKey], ...withSignal },
+        runCommand,
+      );
+      const disk = join(dir, 'disk-0.qcow2');
+      await createOverlay(plan.backing, disk, { run: runCommand, ...withSignal });
+      const { accelerator } = await this.options.accelerator(plan.boot.kernel, signal);
+      signal?.throwIfAborted();
+      const serialLog = join(dir, 'serial.log');
+      const xmlPath = join(dir, 'domain.xml');
+      let sshPort = 0;
+      for (let attempt = 1; ; attempt++) {
+        sshPort = await findFreePort();
+        const xml = buildDomainXml({
+          name,
+          accelerator,
+          memoryMiB: plan.memoryMiB,
+          vcpus: plan.vcpus,
+          ...plan.boot,
+          disk,
+          seed,
+          serialLog,
+          sshHostPort: sshPort,
+          sshGuestPort: config.sshPort,
+          networks: plan.networks,
+          metadata: {
+            runId: run.runId,
+            owner: run.owner,
+            createdAt: Date.now(),
+            paths: { dir, disk, seed, serialLog, privateKey: keyFiles.privateKeyPath },
+          },
+        });
+        await writeFile(xmlPath, xml);
+        try {
+          undo.push(() => teardownDomain(virsh, name));
+          await virsh.call(['create', xmlPath], { timeoutMs: 60_000, ...withSignal });
+          break;
+        } catch (error) {
+          // Another process took the port between choosing and binding: choose again.
+          if (attempt >= PORT_ATTEMPTS || !PORT_CLASH.test(describeError(error))) throw error;
+        }
+      }
+      const state: LibvirtMachineState = {
+        name,
+        hostname,
+        dir,
+        disk,
+        dependencies: plan.dependencies,
+        boot: plan.boot,
+        publicKey: keys.publicKey,
+        memoryMiB: plan.memoryMiB,
+        vcpus: plan.vcpus,
+        serialLog,
+        ssh: {
+          host: '127.0.0.1',
+          port: sshPort,
+          username: plan.sshUser,
+          privateKeyPath: keyFiles.privateKeyPath,
+          privateKey: keys.privateKey,
+        },
+      };
+      machine = new LibvirtMachine(state, this);
+      await this.#waitUntilReady(machine, plan, started);
+      this.#leases.acquire([dir, ...plan.dependencies]);
+      return machine;
+    } catch (error) {
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+      throw await this.#explain(error, name, machine, signal);
+    }
+  }
+
+  async #waitUntilReady(machine: LibvirtMachine, plan: BootPlan, started: number): Promise<void> {
+    const left = () => Math.max(1, plan.timeoutMs - (Date.now() - started));
+    const withSignal = plan.signal ? { signal: plan.signal } : {};
+    const pattern =
+      plan.readyPattern === undefined
+        ? `testbed-ready ${machine.state.hostname}`
+        : plan.readyPattern;
+    if (pattern !== null) {
+      await machine.console.waitFor(pattern, { timeoutMs: left(), ...withSignal });
+    }
+    await waitForSsh(machine.ssh, { timeoutMs: left(), ...withSignal });
+  }
+
+  async #explain(
+    error: unknown,
+    name: string,
+    machine: LibvirtMachine | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    if (signal?.aborted) return error;
+    if (error instanceof TimeoutError && machine && !error.message.includes('Last console lines')) {
+      const tail = await machine.console.tail(20).catch(() => '');
+      error.message += `\n  Last console lines of ${name}:\n    ${tail.split('\n').join('\n    ')}`;
+    }
+    if (error instanceof TestbedError) return error;
+    return new ProvisionError(`Provisioning ${name} failed: ${describeError(error)}`, {
+      cause: error,
+      fix: 'Run `npx testbed doctor` to check libvirt; everything created for the machine was removed.',
+    });
+  }
+}

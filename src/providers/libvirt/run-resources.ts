@@ -1,0 +1,120 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OwnedResource, RemovalReport } from '../../core/provider.js';
+import { withTimeout } from '../../core/with-timeout.js';
+import { readRunManifest } from './run-directory.js';
+import { teardownDomain, teardownNetwork } from './teardown.js';
+import { readTestbedMetadata } from './testbed-metadata.js';
+import type { Virsh } from './virsh.js';
+
+const RUN_ID = /^[a-z0-9]{8}$/;
+const PREFIX = 'testbed-';
+
+async function stamped(
+  virsh: Virsh,
+  kind: 'domain' | 'network',
+  signal?: AbortSignal,
+): Promise<OwnedResource[]> {
+  const withSignal = signal ? { signal } : {};
+  const list = kind === 'domain' ? ['list', '--all', '--name'] : ['net-list', '--all', '--name'];
+  const names = (await virsh.names(list, withSignal)).filter((n) => n.startsWith(PREFIX));
+  const found = await Promise.all(
+    names.map(async (name) => {
+      const dump = kind === 'domain' ? ['dumpxml', name] : ['net-dumpxml', name];
+      // It may vanish between listing and reading: then it is simply not there any more.
+      const { stdout, exitCode } = await virsh.call(dump, { reject: false, ...withSignal });
+      const metadata = exitCode === 0 ? readTestbedMetadata(stdout) : undefined;
+      return metadata
+        ? [
+            {
+              providerId: 'libvirt',
+              kind,
+              name,
+              runId: metadata.runId,
+              owner: metadata.owner,
+              createdAt: metadata.createdAt || undefined,
+            } satisfies OwnedResource,
+          ]
+        : [];
+    }),
+  );
+  return found.flat();
+}
+
+async function runDirectories(stateDir: string): Promise<OwnedResource[]> {
+  const entries = await readdir(stateDir, { withFileTypes: true }).catch(() => []);
+  const found = await Promise.all(
+    entries
+      .filter((entry) => entry.isDirectory() && RUN_ID.test(entry.name))
+      .map(async (entry) => {
+        const path = join(stateDir, entry.name);
+        const manifest = await readRunManifest(path);
+        return manifest
+          ? [
+              {
+                providerId: 'libvirt',
+                kind: 'directory',
+                name: path,
+                runId: manifest.runId,
+                owner: manifest.owner,
+                createdAt: manifest.createdAt,
+              } satisfies OwnedResource,
+            ]
+          : [];
+      }),
+  );
+  return found.flat();
+}
+
+/** Every domain, network and run directory testbed created through libvirt, of any run. */
+export async function listRunResources(
+  virsh: Virsh,
+  stateDir: string,
+  signal?: AbortSignal,
+): Promise<OwnedResource[]> {
+  const [domains, networks, directories] = await Promise.all([
+    stamped(virsh, 'domain', signal),
+    stamped(virsh, 'network', signal),
+    runDirectories(stateDir),
+  ]);
+  return [...domains, ...networks, ...directories];
+}
+
+/** Removes a run's domains, then its networks, then its directory; newest first, each bounded. */
+export async function removeRunResources(
+  virsh: Virsh,
+  stateDir: string,
+  runId: string,
+  signal?: AbortSignal,
+): Promise<RemovalReport> {
+  const resources = (await listRunResources(virsh, stateDir, signal)).filter(
+    (r) => r.runId === runId,
+  );
+  const order = { domain: 0, network: 1, directory: 2 } as Record<string, number>;
+  resources.sort(
+    (a, b) =>
+      (order[a.kind] ?? 3) - (order[b.kind] ?? 3) || (b.createdAt ?? 0) - (a.createdAt ?? 0),
+  );
+  const report: RemovalReport = { removed: [], failed: [] };
+  for (const resource of resources) {
+    try {
+      await withTimeout(
+        `removing ${resource.kind} ${resource.name}`,
+        90_000,
+        (bounded) => {
+          if (resource.kind === 'domain') return teardownDomain(virsh, resource.name, bounded);
+          if (resource.kind === 'network') return teardownNetwork(virsh, resource.name, bounded);
+          return rm(resource.name, { recursive: true, force: true, maxRetries: 3 });
+        },
+        signal,
+      );
+      report.removed.push(resource);
+    } catch (error) {
+      report.failed.push({
+        resource,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return report;
+}

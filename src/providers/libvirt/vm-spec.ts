@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { InvalidSpecError } from '../../core/errors.js';
+import type { MachineNetwork, MachineSpec } from '../../core/provider.js';
+
+const label = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const labelMessage = 'must be 1-32 lowercase letters, digits and inner hyphens (it names a domain)';
+
+const schema = z
+  .object({
+    image: z.string().trim().min(1, 'must name a cached image or a qcow2 path').default('tiny-vm'),
+    name: z.string().regex(label, labelMessage).optional(),
+    hostname: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a hostname label (RFC 1123)')
+      .optional(),
+    memoryMiB: z
+      .number('must be a number of MiB')
+      .int('must be a whole number of MiB')
+      .min(64, 'must be at least 64 MiB')
+      .max(65_536, 'must be at most 65536 MiB')
+      .default(256),
+    vcpus: z
+      .number('must be a number')
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(64, 'must be at most 64')
+      .default(1),
+    networks: z
+      .array(
+        z.custom<MachineNetwork>(
+          (value) =>
+            typeof value === 'object' &&
+            value !== null &&
+            (value as MachineNetwork).providerId === 'libvirt' &&
+            typeof (value as MachineNetwork).name === 'string',
+          'must be networks made by the libvirt provisioner (createNetwork())',
+        ),
+      )
+      .max(8, 'at most 8 extra networks')
+      .default([]),
+    timeoutMs: z
+      .number('must be milliseconds')
+      .int('must be whole milliseconds')
+      .positive('must be positive')
+      .max(3_600_000, 'must be at most one hour')
+      .default(180_000),
+    signal: z.instanceof(AbortSignal, { message: 'must be an AbortSignal' }).optional(),
+    kernel: z.string().min(1, 'must be a kernel file path').optional(),
+    initrd: z.string().min(1, 'must be an initrd file path').optional(),
+    cmdline: z.string().max(4096, 'must be at most 4096 characters').optional(),
+    sshUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name')
+      .default('root'),
+    readyPattern: z
+      .union([z.string().min(1), z.instanceof(RegExp), z.null()], {
+        message: 'must be a string, a RegExp, or null to wait for SSH only',
+      })
+      .optional(),
+  })
+  .strict();
+
+/** A machine spec after validation, with defaults filled in. */
+export type LibvirtVmSpec = z.output<typeof schema>;
+
+/** Options the libvirt provider understands on top of `MachineSpec`. */
+export interface LibvirtMachineSpec extends MachineSpec {
+  /** Kernel for direct boot, overriding the image's. */
+  kernel?: string;
+  /** Initrd for direct boot, overriding the image's. */
+  initrd?: string;
+  /** Kernel command line, overriding the image's. */
+  cmdline?: string;
+  /** User to log in as over SSH. Default `root`. */
+  sshUser?: string;
+  /** Serial line that means ready (default `testbed-ready <hostname>`); null waits for SSH only. */
+  readyPattern?: string | RegExp | null;
+}
+
+/** Validates a spec, reporting every problem at once as `InvalidSpecError`. */
+export function parseVmSpec(spec: MachineSpec = {}): LibvirtVmSpec {
+  const result = schema.safeParse(spec);
+  if (result.success) return result.data;
+  throw new InvalidSpecError(
+    result.error.issues.map((issue) => ({
+      path: issue.path.length > 0 ? issue.path.join('.') : '(spec)',
+      message:
+        issue.code === 'unrecognized_keys'
+          ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
+          : `${issue.message}${'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : ''}`,
+    })),
+    {
+      fix: 'Correct the options above; see LibvirtMachineSpec for what the libvirt provider accepts.',
+    },
+  );
+}
