@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTestbedError } from '../../src/core/errors.js';
-import type { Machine, VmProvisioner } from '../../src/core/provider.js';
 import { runCommand } from '../../src/core/run-command.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
-import { DockerProvider } from '../../src/providers/docker/index.js';
+import {
+  type DockerMachine,
+  DockerProvider,
+  type DockerProvisioner,
+} from '../../src/providers/docker/index.js';
 import { testProvider } from '../contract/provider-contract.js';
 
 const READY = /testbed-ready/;
@@ -62,7 +65,7 @@ await testProvider({ create: () => provider, spec: () => ({ name: 'contract' }) 
 
 describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engine', () => {
   let run: RunContext;
-  let provisioner: VmProvisioner;
+  let provisioner: DockerProvisioner;
 
   beforeAll(async () => {
     if (!available) throw new Error(`docker is not available here (${provider.setupHint})`);
@@ -85,16 +88,16 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
   });
 
   it('provisions, execs, reads the log with waitFor, and destroys leaving nothing', async () => {
-    const network = await provisioner.createNetwork!({ name: 'life' });
+    const network = await provisioner.createNetwork({ name: 'life' });
     const machine = await provisioner.provision({ name: 'life', networks: [network] });
     expect(machine.name).toContain(run.runId);
-    const result = await machine.exec!(['sh', '-c', 'echo out; echo err >&2; exit 4']);
+    const result = await machine.exec(['sh', '-c', 'echo out; echo err >&2; exit 4']);
     expect(result).toEqual({ stdout: 'out\n', stderr: 'err\n', exitCode: 4 });
-    expect((await machine.exec!('cat', { input: 'piped in' })).stdout).toBe('piped in');
-    const hostname = (await machine.exec!(['hostname'])).stdout.trim();
-    const match = await machine.console!.waitFor(/testbed-ready (\S+)/, { timeoutMs: 5000 });
+    expect((await machine.exec('cat', { input: 'piped in' })).stdout).toBe('piped in');
+    const hostname = (await machine.exec(['hostname'])).stdout.trim();
+    const match = await machine.console.waitFor(/testbed-ready (\S+)/, { timeoutMs: 5000 });
     expect(match[1]).toBe(hostname);
-    expect(await machine.console!.tail(1)).toBe(`testbed-ready ${hostname}`);
+    expect(await machine.console.tail(1)).toBe(`testbed-ready ${hostname}`);
 
     const labels = JSON.parse(
       await docker('inspect', '--format', '{{json .Config.Labels}}', machine.name),
@@ -111,7 +114,7 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
     await network.destroy();
     expect(await leftovers(run.runId)).toEqual([]);
     // The log stays readable after the container is gone.
-    expect(await machine.console!.read()).toContain('testbed-ready');
+    expect(await machine.console.read()).toContain('testbed-ready');
   });
 
   it('publishes ports on 127.0.0.1 only', async () => {
@@ -139,15 +142,15 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
 
   it('clones: the clone sees the source file, and its writes do not reach the source', async () => {
     const source = await provisioner.provision({ name: 'src' });
-    await source.exec!(['sh', '-c', 'echo original > /data.txt']);
-    const clone = await source.clone!({ name: 'copy' });
+    await source.exec(['sh', '-c', 'echo original > /data.txt']);
+    const clone = await source.clone({ name: 'copy' });
     try {
       expect(clone.name).not.toBe(source.name);
-      expect((await clone.exec!(['cat', '/data.txt'])).stdout).toBe('original\n');
-      await clone.exec!(['sh', '-c', 'echo changed > /data.txt; touch /only-in-clone']);
-      expect((await source.exec!(['cat', '/data.txt'])).stdout).toBe('original\n');
-      expect((await source.exec!(['test', '-e', '/only-in-clone'])).exitCode).toBe(1);
-      await clone.console!.waitFor(READY, { timeoutMs: 5000 });
+      expect((await clone.exec(['cat', '/data.txt'])).stdout).toBe('original\n');
+      await clone.exec(['sh', '-c', 'echo changed > /data.txt; touch /only-in-clone']);
+      expect((await source.exec(['cat', '/data.txt'])).stdout).toBe('original\n');
+      expect((await source.exec(['test', '-e', '/only-in-clone'])).exitCode).toBe(1);
+      await clone.console.waitFor(READY, { timeoutMs: 5000 });
       const images = await docker('images', '-q', '--filter', `label=testbed.run=${run.runId}`);
       expect(images).not.toBe('');
     } finally {
@@ -158,8 +161,8 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
   });
 
   it('connects two containers on an internal network by alias', async () => {
-    const network = await provisioner.createNetwork!({ name: 'pair' });
-    const machines: Machine[] = [];
+    const network = await provisioner.createNetwork({ name: 'pair' });
+    const machines: DockerMachine[] = [];
     try {
       machines.push(
         await provisioner.provision({
@@ -179,7 +182,7 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
       // image; its wget even with an address), so names go through its own nslookup (Docker's
       // embedded DNS) and the request through nc.
       for (const alias of ['web', 'server']) {
-        const fetched = await client.exec!([
+        const fetched = await client.exec([
           'sh',
           '-c',
           `ip=$(nslookup ${alias} | awk '/^Address/ && !/:53$/ {print $2}' | tail -n1); ` +
@@ -242,10 +245,10 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
     const machine = await provisioner.provision({ name: 'owner' });
     try {
       const attached = await provisioner.attach(structuredClone(machine.describe()));
-      expect((await attached.exec!(['echo', 'hi'])).stdout).toBe('hi\n');
-      await attached.console!.waitFor(READY, { timeoutMs: 5000 });
+      expect((await attached.exec(['echo', 'hi'])).stdout).toBe('hi\n');
+      await attached.console.waitFor(READY, { timeoutMs: 5000 });
       await attached.destroy();
-      expect((await machine.exec!(['true'])).exitCode).toBe(0);
+      expect((await machine.exec(['true'])).exitCode).toBe(0);
     } finally {
       await machine.destroy();
     }

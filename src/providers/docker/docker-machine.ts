@@ -26,7 +26,7 @@ export interface DockerMachineContext {
     source: DockerMachine,
     name: string | undefined,
     signal?: AbortSignal,
-  ): Promise<Machine>;
+  ): Promise<DockerMachine>;
 }
 
 const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
@@ -111,7 +111,7 @@ export class DockerMachine implements Machine {
   }
 
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */
-  clone(options: { name?: string; signal?: AbortSignal } = {}): Promise<Machine> {
+  clone(options: { name?: string; signal?: AbortSignal } = {}): Promise<DockerMachine> {
     return this.context.cloneFrom(this, options.name, options.signal);
   }
 

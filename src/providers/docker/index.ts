@@ -9,7 +9,6 @@ import type {
   ProvisionerOptions,
   RemovalReport,
   VmBackendProvider,
-  VmProvisioner,
 } from '../../core/provider.js';
 import { withTimeout } from '../../core/with-timeout.js';
 import { type DockerEndpoint, findDockerEndpoint } from './docker-socket.js';
@@ -22,7 +21,7 @@ import { applyRyukDecision, decideRyuk, type RyukDecision } from './ryuk.js';
 
 export type { DockerMachine, DockerMachineData } from './docker-machine.js';
 export type { DockerNetwork } from './docker-network.js';
-export type { DefaultImage } from './provisioner.js';
+export type { DefaultImage, DockerProvisioner } from './provisioner.js';
 export type { ReaperMode, RyukDecision } from './ryuk.js';
 export type { DockerSpec } from './spec.js';
 
@@ -146,7 +145,7 @@ export class DockerProvider implements VmBackendProvider {
   }
 
   /** A provisioner for `run`; loads testcontainers and decides about Ryuk before the first start. */
-  async createProvisioner(options: ProvisionerOptions): Promise<VmProvisioner> {
+  async createProvisioner(options: ProvisionerOptions): Promise<DockerProvisioner> {
     const endpoint = this.endpoint();
     if (!endpoint.found) {
       throw new ProviderUnavailableError(this.id, endpoint.reason ?? 'no Docker engine', {

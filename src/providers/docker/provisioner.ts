@@ -1,13 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
 import { isTestbedError, ProvisionError, TimeoutError } from '../../core/errors.js';
-import type {
-  Machine,
-  MachineDescriptor,
-  MachineNetwork,
-  MachineSpec,
-  VmProvisioner,
-} from '../../core/provider.js';
+import type { MachineDescriptor, MachineSpec, VmProvisioner } from '../../core/provider.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
 import {
@@ -77,7 +71,7 @@ export class DockerProvisioner implements VmProvisioner {
   }
 
   /** Starts a container from `spec` (validated; every problem reported at once) and waits until it is ready. */
-  async provision(spec?: MachineSpec): Promise<Machine> {
+  async provision(spec?: MachineSpec): Promise<DockerMachine> {
     return this.#start(parseDockerSpec(spec), undefined);
   }
 
@@ -208,7 +202,7 @@ export class DockerProvisioner implements VmProvisioner {
     source: DockerMachine,
     name: string | undefined,
     signal?: AbortSignal,
-  ): Promise<Machine> {
+  ): Promise<DockerMachine> {
     const { client } = this.options;
     const sourceSpec = this.#specs.get(source) ?? { image: source.data.image };
     const tag = `${this.#run.runId}-${shortId(6)}`;
@@ -251,7 +245,7 @@ export class DockerProvisioner implements VmProvisioner {
   }
 
   /** A handle to a container another process provisioned; its `destroy()` leaves the container alone. */
-  async attach(descriptor: MachineDescriptor): Promise<Machine> {
+  async attach(descriptor: MachineDescriptor): Promise<DockerMachine> {
     const { client } = this.options;
     const data = descriptor.data as unknown as DockerMachineData;
     if (descriptor.providerId !== 'docker' || typeof data?.containerId !== 'string') {
@@ -280,7 +274,7 @@ export class DockerProvisioner implements VmProvisioner {
   /** An internal network (no egress) stamped with the run's labels; machines on it reach each other by alias. */
   async createNetwork(
     options: { name?: string; signal?: AbortSignal } = {},
-  ): Promise<MachineNetwork> {
+  ): Promise<DockerNetwork> {
     const name = `testbed-${this.#run.runId}-${options.name ?? 'net'}-${shortId(4)}`;
     const network = await withTimeout(
       `creating network ${name}`,
