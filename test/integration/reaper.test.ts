@@ -1,0 +1,376 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/core/config.js';
+import { ProviderRegistry } from '../../src/core/registry.js';
+import { runCommand } from '../../src/core/run-command.js';
+import { createRunContext } from '../../src/core/run-context.js';
+import { DockerProvider } from '../../src/providers/docker/index.js';
+import { ownerState } from '../../src/reaper/owner-state.js';
+import { sweepDeadRuns } from '../../src/reaper/sweep-dead-runs.js';
+import { VmBackendRegistry } from '../../src/registry.js';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const IMAGE = `testbed-reaper-test/busybox:${process.pid}`;
+const READY = 'testbed-ready';
+const LIBVIRT_URI = loadConfig().libvirtUri;
+
+/**
+ * The owner process of a run, as a test suite would be: it starts the watchdog (unless told not
+ * to), provisions one machine per provider, reports each step as a JSON line, and on `finish`
+ * tears down cleanly and stops its watchdog.
+ */
+const CHILD = `
+import { createInterface } from 'node:readline';
+import { createRunContext } from ${JSON.stringify(`${SRC}core/run-context.ts`)};
+import { startWatchdog } from ${JSON.stringify(`${SRC}reaper/start-watchdog.ts`)};
+import { VmBackendRegistry } from ${JSON.stringify(`${SRC}registry.ts`)};
+import { DockerProvider } from ${JSON.stringify(`${SRC}providers/docker/index.ts`)};
+
+const config = JSON.parse(process.argv[2]);
+const emit = (event, data = {}) => process.stdout.write(JSON.stringify({ event, ...data }) + '\\n');
+const run = createRunContext();
+emit('run', { runId: run.runId });
+const watchdog = config.watchdog
+  ? await startWatchdog(run, { pollMs: 200, resweepDelaysMs: [2000, 6000] })
+  : undefined;
+emit('watchdog', { pid: watchdog?.pid ?? null });
+const registry = VmBackendRegistry.withDefaults();
+// Only the watchdog needs the default registration; the owner can provision without it.
+if (!registry.get('docker')) registry.register(new DockerProvider());
+const machines = [];
+for (const id of config.providers) {
+  const provisioner = await registry.get(id).createProvisioner({ run });
+  emit('provisioning', { provider: id });
+  machines.push(await provisioner.provision(config.specs[id]));
+  emit('provisioned', { provider: id, name: machines.at(-1).name });
+}
+emit('running');
+const keepAlive = setInterval(() => {}, 1000);
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line === 'check') {
+    const outputs = await Promise.all(machines.map((m) => m.exec(['echo', 'ok'])));
+    emit('checked', { outputs: outputs.map((o) => o.stdout.trim()) });
+  }
+  if (line === 'finish' || line === 'abandon') {
+    emit('tearing-down');
+    if (line === 'finish') for (const m of machines.reverse()) await m.destroy();
+    await watchdog?.stop();
+    emit('finished');
+    clearInterval(keepAlive);
+    process.exit(0);
+  }
+}
+`;
+
+interface ChildEvent {
+  event: string;
+  [key: string]: unknown;
+}
+
+/** A running owner process and the events it reported. */
+interface Owner {
+  process: ChildProcess;
+  events: ChildEvent[];
+  runId: string;
+  watchdogPid: number | undefined;
+  waitFor(event: string, timeoutMs?: number): Promise<ChildEvent>;
+  send(line: string): void;
+  exited: Promise<number | null>;
+}
+
+let workDir: string;
+let stateDir: string;
+let childScript: string;
+const owners: Owner[] = [];
+
+async function startOwner(
+  config: { providers: string[]; watchdog?: boolean },
+  env: NodeJS.ProcessEnv = {},
+): Promise<Owner> {
+  const specs = {
+    docker: { name: 'reaper', image: IMAGE, readyLog: READY },
+    libvirt: { name: 'reaper' },
+  };
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, childScript, JSON.stringify({ watchdog: true, ...config, specs })],
+    {
+      env: { ...process.env, TESTBED_STATE_DIR: stateDir, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  const events: ChildEvent[] = [];
+  const waiters: (() => void)[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    events.push(JSON.parse(line) as ChildEvent);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  void exited.then(() => {
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const waitFor = async (event: string, timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = events.find((e) => e.event === event);
+      if (found) return found;
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+        throw new Error(
+          `owner never reported '${event}' (events: ${events.map((e) => e.event)}): ${stderr}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 250);
+      });
+    }
+  };
+  const owner: Owner = {
+    process: child,
+    events,
+    runId: '',
+    watchdogPid: undefined,
+    waitFor,
+    send: (line) => child.stdin?.write(`${line}\n`),
+    exited,
+  };
+  owners.push(owner);
+  owner.runId = (await waitFor('run', 30_000)).runId as string;
+  owner.watchdogPid = ((await waitFor('watchdog', 30_000)).pid as number | null) ?? undefined;
+  return owner;
+}
+
+async function lines(file: string, args: string[]): Promise<string[]> {
+  const result = await runCommand(file, args, { timeoutMs: 30_000, reject: false });
+  return result.stdout.split('\n').filter(Boolean);
+}
+
+/** Everything of `runId` still on the machine: containers, networks, images, domains, libvirt networks, its state dir. */
+async function leftovers(runId: string): Promise<string[]> {
+  const filter = `label=testbed.run=${runId}`;
+  const [containers, networks, images, domains, nets] = await Promise.all([
+    lines('docker', ['ps', '-aq', '--filter', filter]),
+    lines('docker', ['network', 'ls', '-q', '--filter', filter]),
+    lines('docker', ['images', '-q', '--filter', filter]),
+    lines('virsh', ['-c', LIBVIRT_URI, 'list', '--all', '--name']),
+    lines('virsh', ['-c', LIBVIRT_URI, 'net-list', '--all', '--name']),
+  ]);
+  return [
+    ...containers.map((c) => `container ${c}`),
+    ...networks.map((n) => `network ${n}`),
+    ...images.map((i) => `image ${i}`),
+    ...domains.filter((d) => d.includes(runId)).map((d) => `domain ${d}`),
+    ...nets.filter((n) => n.includes(runId)).map((n) => `libvirt network ${n}`),
+    ...(existsSync(join(stateDir, runId)) ? [`directory ${join(stateDir, runId)}`] : []),
+  ];
+}
+
+/** Polls until nothing of `runId` remains; resolves with the time it took, rejects with what is left. */
+async function waitUntilClean(runId: string, timeoutMs = 90_000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const left = await leftovers(runId);
+    if (left.length === 0) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) {
+      const log = await readFile(join(stateDir, '.watchdog', `${runId}.log`), 'utf8').catch(
+        () => '(no watchdog log)',
+      );
+      throw new Error(
+        `still there after ${timeoutMs} ms: ${left.join(', ')}\nwatchdog log:\n${log}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function waitForExit(pid: number | undefined, timeoutMs = 60_000): Promise<void> {
+  const owner = { pid: pid ?? 0, startTime: 0 };
+  const deadline = Date.now() + timeoutMs;
+  while (pid && ownerState(owner) === 'alive') {
+    if (Date.now() > deadline) throw new Error(`process ${pid} still runs after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function kill(owner: Owner): number {
+  owner.process.kill('SIGKILL');
+  return Date.now();
+}
+
+const defaults = VmBackendRegistry.withDefaults();
+const docker = new DockerProvider();
+const dockerReady = (await docker.isAvailable()) && defaults.get('docker') !== undefined;
+const libvirt = defaults.get('libvirt');
+const libvirtReady = libvirt !== undefined && (await libvirt.isAvailable());
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'testbed-reaper-'));
+  // libvirt's QEMU user must traverse the state dir to reach overlays and seeds.
+  await chmod(workDir, 0o755);
+  stateDir = join(workDir, 'state');
+  childScript = join(workDir, 'owner.mjs');
+  await writeFile(childScript, CHILD);
+  const context = join(workDir, 'image');
+  await runCommand('mkdir', ['-p', context]);
+  await runCommand('cp', ['/bin/busybox', join(context, 'busybox')]);
+  await writeFile(
+    join(context, 'Dockerfile'),
+    [
+      'FROM scratch',
+      'COPY busybox /bin/busybox',
+      'RUN ["/bin/busybox","--install","-s","/bin"]',
+      `CMD ["/bin/sh","-c","echo ${READY}; exec sleep 2147483647"]`,
+      '',
+    ].join('\n'),
+  );
+  await runCommand('docker', ['build', '-q', '-t', IMAGE, context], { timeoutMs: 120_000 });
+});
+
+afterAll(async () => {
+  for (const owner of owners) owner.process.kill('SIGKILL');
+  const registry = new ProviderRegistry().register(docker);
+  if (libvirt) registry.register(libvirt);
+  for (const owner of owners) {
+    if (owner.runId) for (const p of registry.providers()) await p.removeRun?.(owner.runId);
+  }
+  await runCommand('docker', ['rmi', '-f', IMAGE], { reject: false });
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe('sweepDeadRuns on the real Docker engine', () => {
+  it('removes the container of a dead run and keeps the one of a live run', async () => {
+    const registry = new ProviderRegistry().register(docker);
+    const live = createRunContext();
+    const provisioner = await docker.createProvisioner({ run: live });
+    const kept = await provisioner.provision({ name: 'live', image: IMAGE, readyLog: READY });
+    try {
+      const dead = await startOwner({ providers: ['docker'], watchdog: false });
+      await dead.waitFor('running');
+      kill(dead);
+      await dead.exited;
+      expect(await leftovers(dead.runId)).toHaveLength(1);
+
+      const report = await sweepDeadRuns({ registry });
+      expect(report.runs.find((d) => d.run.runId === dead.runId)?.remove).toBe(true);
+      expect(report.runs.find((d) => d.run.runId === live.runId)?.remove).toBe(false);
+      expect(await leftovers(dead.runId)).toEqual([]);
+      expect(await leftovers(live.runId)).toHaveLength(1);
+    } finally {
+      await kept.destroy();
+    }
+  });
+
+  it('reports a Docker daemon that is not there instead of failing', async () => {
+    const missing = 'unix:///nonexistent/docker.sock';
+    const registry = new ProviderRegistry().register(
+      new DockerProvider({ env: { DOCKER_HOST: missing } }),
+    );
+    const report = await sweepDeadRuns({ registry });
+    expect(report.complete).toBe(false);
+    expect(report.backends[0]).toMatchObject({ providerId: 'docker', status: 'unavailable' });
+    expect(report.backends[0]?.reason).toContain('Docker');
+  });
+});
+
+const killPoints: { name: string; providers: string[]; killAfter: string; delayMs?: number }[] = [
+  { name: 'docker, during provisioning', providers: ['docker'], killAfter: 'provisioning' },
+  { name: 'docker, while running', providers: ['docker'], killAfter: 'running' },
+  {
+    name: 'docker, during teardown',
+    providers: ['docker'],
+    killAfter: 'tearing-down',
+  },
+  {
+    name: 'libvirt + docker, during the VM provisioning',
+    providers: ['libvirt', 'docker'],
+    killAfter: 'provisioning',
+    delayMs: 300,
+  },
+  {
+    name: 'libvirt + docker, while running',
+    providers: ['libvirt', 'docker'],
+    killAfter: 'running',
+  },
+];
+
+describe.skipIf(!dockerReady && !process.env.CI)('the watchdog of a SIGKILLed owner', () => {
+  beforeAll(() => {
+    if (!dockerReady) throw new Error('the docker provider is not registered or Docker is down');
+  });
+
+  it.each(killPoints)(
+    'removes everything of the run: $name',
+    async ({ name, providers, killAfter, delayMs }) => {
+      if (providers.includes('libvirt') && !libvirtReady) {
+        if (process.env.CI)
+          throw new Error('the libvirt provider is not registered or libvirtd is down');
+        return;
+      }
+      const owner = await startOwner({ providers });
+      expect(owner.watchdogPid).toBeGreaterThan(0);
+      if (killAfter === 'tearing-down') {
+        await owner.waitFor('running');
+        owner.send('finish');
+      }
+      await owner.waitFor(killAfter);
+      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const killedAt = kill(owner);
+      await owner.exited;
+      const cleanMs = await waitUntilClean(owner.runId);
+      await waitForExit(owner.watchdogPid);
+      console.log(
+        `[reaper timing] ${name}: everything removed ${Date.now() - killedAt} ms after SIGKILL (${cleanMs} ms of polling)`,
+      );
+      const log = await readFile(join(stateDir, '.watchdog', `${owner.runId}.log`), 'utf8');
+      expect(log).toContain(`owner pid ${owner.process.pid} is gone`);
+      expect(log).toMatch(/done: \d+ removed, 0 left/);
+      expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
+    },
+  );
+
+  it('exits without removing anything when the run ends cleanly with watchdog.stop()', async () => {
+    const owner = await startOwner({ providers: ['docker'] });
+    await owner.waitFor('running');
+    owner.send('abandon');
+    expect(await owner.exited).toBe(0);
+    await waitForExit(owner.watchdogPid, 10_000);
+    // The owner is gone and its container is still there: the watchdog did not reap a clean run.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await leftovers(owner.runId)).toHaveLength(1);
+    expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.log`))).toBe(false);
+    expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
+    await docker.removeRun(owner.runId);
+  });
+
+  it('killing one of two concurrent runs leaves the other running and working', async () => {
+    const providers = libvirtReady ? ['libvirt', 'docker'] : ['docker'];
+    const [victim, survivor] = await Promise.all([
+      startOwner({ providers }),
+      startOwner({ providers }),
+    ]);
+    await Promise.all([victim.waitFor('running'), survivor.waitFor('running')]);
+    const before = await leftovers(survivor.runId);
+    kill(victim);
+    await waitUntilClean(victim.runId);
+    await waitForExit(victim.watchdogPid);
+    expect(await leftovers(survivor.runId)).toEqual(before);
+    survivor.send('check');
+    const checked = await survivor.waitFor('checked', 30_000);
+    expect(checked.outputs).toEqual(providers.map(() => 'ok'));
+    survivor.send('finish');
+    expect(await survivor.exited).toBe(0);
+    expect(await leftovers(survivor.runId)).toEqual([]);
+  });
+});
