@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { parseCapability, type VmCapability, type VmType } from '../../core/capabilities.js';
 import { loadConfig, type TestbedConfig } from '../../core/config.js';
-import { ImageNotFoundError, ProviderUnavailableError } from '../../core/errors.js';
+import { ProviderUnavailableError } from '../../core/errors.js';
 import type {
   OwnedResource,
   ProviderHealth,
@@ -18,8 +17,9 @@ import {
   cachedAccelerator,
   probeAccelerator,
 } from './accelerator-probe.js';
+import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
-import { LibvirtProvisioner, type VmImage, type VmImageResolver } from './provisioner.js';
+import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
 import { Virsh } from './virsh.js';
 
@@ -53,21 +53,6 @@ const CAPABILITIES = [
   'VmType(FullVirt)',
 ] as const;
 
-async function qcow2PathResolver(nameOrPath: string): Promise<VmImage> {
-  if (!nameOrPath.includes('/')) {
-    throw new ImageNotFoundError(nameOrPath, {
-      fix: 'Build it with `npx testbed images build`, or pass the path of a qcow2 file.',
-    });
-  }
-  await access(nameOrPath).catch((cause: unknown) => {
-    throw new ImageNotFoundError(nameOrPath, {
-      cause,
-      fix: 'Pass the path of an existing qcow2 file.',
-    });
-  });
-  return { base: nameOrPath };
-}
-
 function versionOf(output: string, pattern: RegExp): string | undefined {
   return pattern.exec(output)?.[1];
 }
@@ -91,7 +76,9 @@ export class LibvirtProvider implements VmBackendProvider {
     this.#run = options.run ?? runCommand;
     this.#env = options.env ?? process.env;
     this.#exists = options.exists ?? existsSync;
-    this.#resolveImage = options.resolveImage ?? qcow2PathResolver;
+    this.#resolveImage =
+      options.resolveImage ??
+      createImageResolver({ cacheDir: this.#config.baseImagePath, run: this.#run, env: this.#env });
     this.#virsh = new Virsh(this.#config.libvirtUri, this.#run);
   }
 

@@ -1,5 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { RunContext, RunOwner } from '../../core/run-context.js';
 
 /** Name of the manifest that marks a run directory as testbed's and names its owner. */
@@ -15,9 +15,22 @@ export interface RunManifest {
   createdAt: number;
 }
 
-/** Creates `<stateDir>/<runId>/` (traversable by libvirt's QEMU user) with its manifest, once. */
+/** Adds search (x) permission for others where missing, without granting listing or reading. */
+async function makeTraversable(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info && (info.mode & 0o001) === 0) await chmod(dir, (info.mode & 0o7777) | 0o011);
+}
+
+/**
+ * Creates `<stateDir>/<runId>/` with its manifest, once. libvirt's QEMU user opens the overlays,
+ * seeds and logs inside, so the state directory and its parent (the cache root, which other code
+ * may have created 0700) must be traversable by it.
+ */
 export async function ensureRunDirectory(runDir: string, run: RunContext): Promise<void> {
   await mkdir(runDir, { recursive: true, mode: 0o755 });
+  const stateDir = dirname(runDir);
+  await makeTraversable(dirname(stateDir));
+  await makeTraversable(stateDir);
   const manifest: RunManifest = { runId: run.runId, owner: run.owner, createdAt: Date.now() };
   await writeFile(join(runDir, RUN_MANIFEST), JSON.stringify(manifest), { flag: 'wx' }).catch(
     (error: NodeJS.ErrnoException) => {
