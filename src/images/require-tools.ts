@@ -11,6 +11,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   cpio: 'cpio',
   docker: 'docker.io',
   'dpkg-deb': 'dpkg',
+  env: 'coreutils',
   dropbear: 'dropbear-bin',
   gzip: 'gzip',
   'mkfs.ext4': 'e2fsprogs',
