@@ -5,6 +5,7 @@ import { isTestbedError } from '../core/errors.js';
 import { VmBackendRegistry } from '../registry.js';
 import { collectDoctorReport } from './doctor-report.js';
 import { registerGcCommand } from './gc-command.js';
+import { registerImagesCommand } from './images-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
 
@@ -67,6 +68,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   };
   registerLsCommand(cli, io, runAction);
   registerGcCommand(cli, io, runAction);
+  registerImagesCommand(cli, io, runAction);
 
   // cac prints help with console.info; render it through `io` instead so it can be captured.
   cli.help((sections) => {
