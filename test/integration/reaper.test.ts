@@ -70,6 +70,21 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 `;
 
+/** A process that only starts a run's watchdog, then exits, holds, or stops it. */
+const WATCHDOG_ONLY = `
+import { createRunContext } from ${JSON.stringify(`${SRC}core/run-context.ts`)};
+import { startWatchdog } from ${JSON.stringify(`${SRC}reaper/start-watchdog.ts`)};
+
+const { action, run: given } = JSON.parse(process.argv[2]);
+const run = given ?? createRunContext();
+const first = await startWatchdog(run, { pollMs: 100, resweepDelaysMs: [] });
+const second = await startWatchdog(run);
+const { pid, owned, logPath } = first;
+console.log(JSON.stringify({ run, pid, owned, logPath, same: first === second }));
+if (action === 'stop') await first.stop();
+if (action === 'hold') setInterval(() => {}, 1000);
+`;
+
 interface ChildEvent {
   event: string;
   [key: string]: unknown;
@@ -89,6 +104,8 @@ interface Owner {
 let workDir: string;
 let stateDir: string;
 let childScript: string;
+let cliScript: string;
+let watchdogScript: string;
 const owners: Owner[] = [];
 
 async function startOwner(
@@ -204,6 +221,15 @@ async function waitForExit(pid: number | undefined, timeoutMs = 60_000): Promise
   }
 }
 
+/** Runs the `testbed` command line as a user would, in its own process. */
+async function testbed(args: string[], env: Record<string, string> = {}) {
+  return runCommand(process.execPath, ['--import', TSX, cliScript, ...args], {
+    env: { TESTBED_STATE_DIR: stateDir, ...env },
+    reject: false,
+    timeoutMs: 120_000,
+  });
+}
+
 function kill(owner: Owner): number {
   owner.process.kill('SIGKILL');
   return Date.now();
@@ -211,7 +237,8 @@ function kill(owner: Owner): number {
 
 const defaults = VmBackendRegistry.withDefaults();
 const docker = new DockerProvider();
-const dockerReady = (await docker.isAvailable()) && defaults.get('docker') !== undefined;
+const dockerUp = await docker.isAvailable();
+const dockerReady = dockerUp && defaults.get('docker') !== undefined;
 const libvirt = defaults.get('libvirt');
 const libvirtReady = libvirt !== undefined && (await libvirt.isAvailable());
 
@@ -222,6 +249,13 @@ beforeAll(async () => {
   stateDir = join(workDir, 'state');
   childScript = join(workDir, 'owner.mjs');
   await writeFile(childScript, CHILD);
+  watchdogScript = join(workDir, 'watchdog-only.mjs');
+  await writeFile(watchdogScript, WATCHDOG_ONLY);
+  cliScript = join(workDir, 'cli.mjs');
+  await writeFile(
+    cliScript,
+    `const { main } = await import(${JSON.stringify(`${SRC}cli/main.ts`)});\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+  );
   const context = join(workDir, 'image');
   await runCommand('mkdir', ['-p', context]);
   await runCommand('cp', ['/bin/busybox', join(context, 'busybox')]);
@@ -249,7 +283,70 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-describe('sweepDeadRuns on the real Docker engine', () => {
+interface WatchdogStarted {
+  run: { runId: string; owner: { pid: number; startTime: number } };
+  pid: number;
+  owned: boolean;
+  logPath: string;
+  same: boolean;
+}
+
+/** Starts WATCHDOG_ONLY; resolves with what it printed once it did, and its exit. */
+function startWatchdogOwner(action: 'exit' | 'hold' | 'stop', run?: WatchdogStarted['run']) {
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, watchdogScript, JSON.stringify({ action, run })],
+    { env: { ...process.env, TESTBED_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = new Promise<WatchdogStarted>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+    void exited.then((code) => reject(new Error(`exited with ${code} before starting a watchdog`)));
+  });
+  return { child, started, exited };
+}
+
+describe('the watchdog process', () => {
+  it('does not keep its owner alive, notices the owner is gone, and exits', async () => {
+    const owner = startWatchdogOwner('exit');
+    const { pid, owned, run } = await owner.started;
+    expect(owned).toBe(true);
+    expect(await owner.exited).toBe(0);
+    await waitForExit(pid, 20_000);
+    const log = await readFile(join(stateDir, '.watchdog', `${run.runId}.log`), 'utf8');
+    expect(log).toContain(`owner pid ${run.owner.pid} is gone`);
+    expect(log).toContain('done: 0 removed, 0 left');
+  });
+
+  it('runs once per run: the same handle in one process, a non-owning one in another', async () => {
+    const holder = startWatchdogOwner('hold');
+    const first = await holder.started;
+    expect(first.same).toBe(true);
+    const other = startWatchdogOwner('stop', first.run);
+    const second = await other.started;
+    expect(second).toMatchObject({ owned: false, pid: first.pid });
+    expect(await other.exited).toBe(0);
+    // The non-owning stop() did not stop the run's watchdog.
+    expect(ownerState({ pid: first.pid, startTime: 0 })).toBe('alive');
+    holder.child.kill('SIGKILL');
+    await waitForExit(first.pid, 20_000);
+    const log = await readFile(first.logPath, 'utf8');
+    expect(log.match(/watching run/g)).toHaveLength(1);
+    expect(log).toContain(`owner pid ${first.run.owner.pid} is gone`);
+  });
+
+  it('stop() ends it at once and leaves none of its files', async () => {
+    const owner = startWatchdogOwner('stop');
+    const { pid, run } = await owner.started;
+    expect(await owner.exited).toBe(0);
+    expect(ownerState({ pid, startTime: 0 })).toBe('dead');
+    for (const suffix of ['log', 'pid', 'stop']) {
+      expect(existsSync(join(stateDir, '.watchdog', `${run.runId}.${suffix}`))).toBe(false);
+    }
+  });
+});
+
+describe.skipIf(!dockerUp && !process.env.CI)('sweepDeadRuns on the real Docker engine', () => {
   it('removes the container of a dead run and keeps the one of a live run', async () => {
     const registry = new ProviderRegistry().register(docker);
     const live = createRunContext();
@@ -372,5 +469,55 @@ describe.skipIf(!dockerReady && !process.env.CI)('the watchdog of a SIGKILLed ow
     survivor.send('finish');
     expect(await survivor.exited).toBe(0);
     expect(await leftovers(survivor.runId)).toEqual([]);
+  });
+});
+
+describe.skipIf(!dockerReady && !process.env.CI)('testbed ls and testbed gc', () => {
+  beforeAll(() => {
+    if (!dockerReady) throw new Error('the docker provider is not registered or Docker is down');
+  });
+
+  it('ls shows a dead run; gc --dry-run lists it without removing; gc removes it', async () => {
+    const dead = await startOwner({ providers: ['docker'], watchdog: false });
+    await dead.waitFor('running');
+    kill(dead);
+    await dead.exited;
+    const only = { TESTBED_PROVIDERS: 'docker' };
+
+    const ls = await testbed(['ls', '--json'], only);
+    expect(ls.exitCode).toBe(0);
+    const listed = JSON.parse(ls.stdout).runs.find(
+      (r: { runId: string }) => r.runId === dead.runId,
+    );
+    expect(listed).toMatchObject({ ownerState: 'dead', owner: { pid: dead.process.pid } });
+    expect(listed.resources).toEqual([
+      expect.objectContaining({ providerId: 'docker', kind: 'container' }),
+    ]);
+
+    const dry = await testbed(['gc', '--dry-run'], only);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`would remove +run ${dead.runId} .*is gone`));
+    expect(dry.stdout).toContain('nothing was removed');
+    expect(await leftovers(dead.runId)).toHaveLength(1);
+
+    const gc = await testbed(['gc'], only);
+    expect(gc.stdout).toMatch(new RegExp(`remove +run ${dead.runId} `));
+    expect(await leftovers(dead.runId)).toEqual([]);
+  });
+
+  it('ls and gc report daemons that are down with exit 1 and a clear message, not a crash', async () => {
+    const down = {
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      TESTBED_LIBVIRT_URI: 'qemu+unix:///system?socket=/nonexistent/libvirt-sock',
+    };
+    for (const args of [['ls'], ['gc', '--dry-run'], ['gc']]) {
+      const result = await testbed(args, down);
+      expect(result.exitCode, `testbed ${args.join(' ')}: ${result.stderr}`).toBe(1);
+      expect(result.stderr).toContain('could not check docker (unavailable)');
+      expect(result.stderr).toContain('the list is incomplete');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      if (libvirt)
+        expect(result.stderr).toMatch(/could not check libvirt \((unavailable|failed)\)/);
+    }
   });
 });
