@@ -28,22 +28,20 @@ describe('checkDockerHealth', () => {
       endpoint: { found: true, endpoint: 'unix:///var/run/docker.sock' },
       client: async () => fakeClient(),
       reaper,
-      defaultImageWarning: async () => 'testbed/tiny is not built: run `npx testbed images build`',
+      defaultImageStatus: async () => 'testbed/tiny:abc',
     });
     expect(health).toEqual({
       healthy: true,
       version: 'Docker Engine 20.10.24 (API 1.41)',
       resources: { vmsAvailable: 5, vmsRunning: 2 },
-      warnings: [
-        'WARNING: No swap limit support',
-        'testbed/tiny is not built: run `npx testbed images build`',
-      ],
+      warnings: ['WARNING: No swap limit support'],
       details: {
         endpoint: 'unix:///var/run/docker.sock',
         images: 7,
         storageDriver: 'overlay2',
         reaper: 'testbed-labels',
         reaperReason: 'not present',
+        defaultImage: 'testbed/tiny:abc',
       },
     });
   });

@@ -11,8 +11,8 @@ export interface DockerHealthProbe {
   client(): Promise<ContainerRuntimeClient>;
   /** Which cleanup is in use (or would be), without pulling anything. */
   reaper(client: ContainerRuntimeClient): Promise<RyukDecision>;
-  /** A warning when testbed's default image is missing, with how to build it. */
-  defaultImageWarning?(client: ContainerRuntimeClient): Promise<string | undefined>;
+  /** Whether testbed's default image is on the engine, for `doctor`. */
+  defaultImageStatus?(client: ContainerRuntimeClient): Promise<string>;
 }
 
 const START_HINT =
@@ -48,8 +48,7 @@ export async function checkDockerHealth(probe: DockerHealthProbe): Promise<Provi
     const [version, info] = await Promise.all([docker.version(), docker.info()]);
     const warnings: string[] = [...((info.Warnings as string[] | null) ?? [])];
     const reaper = await probe.reaper(client);
-    const imageWarning = await probe.defaultImageWarning?.(client);
-    if (imageWarning) warnings.push(imageWarning);
+    const defaultImage = await probe.defaultImageStatus?.(client);
     return {
       healthy: true,
       version: `Docker Engine ${version.Version} (API ${version.ApiVersion})`,
@@ -64,6 +63,7 @@ export async function checkDockerHealth(probe: DockerHealthProbe): Promise<Provi
         storageDriver: String(info.Driver ?? 'unknown'),
         reaper: reaper.mode,
         reaperReason: reaper.reason,
+        ...(defaultImage ? { defaultImage } : {}),
       },
     };
   } catch (error) {

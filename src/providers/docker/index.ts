@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import { parseCapability, type VmCapability, type VmType } from '../../core/capabilities.js';
 import type { TestbedConfig } from '../../core/config.js';
-import { ImageNotFoundError, ProviderUnavailableError } from '../../core/errors.js';
+import { ProviderUnavailableError } from '../../core/errors.js';
 import type {
   OwnedResource,
   ProviderHealth,
@@ -11,9 +11,9 @@ import type {
   VmBackendProvider,
 } from '../../core/provider.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { tinyContainerImage, tinyImageStatus } from './default-image.js';
 import { type DockerEndpoint, findDockerEndpoint } from './docker-socket.js';
 import { checkDockerHealth } from './health.js';
-import { imageFix } from './image-presence.js';
 import { loadTestcontainers, runtimeClient, ryukImageName } from './load-testcontainers.js';
 import { type DefaultImage, DockerProvisioner } from './provisioner.js';
 import { listDockerResources, removeDockerRun } from './resources.js';
@@ -33,7 +33,7 @@ export interface DockerProviderOptions {
   env?: NodeJS.ProcessEnv;
   /** File existence check, for unit tests. */
   exists?: (path: string) => boolean;
-  /** Image used when a spec names none; default: testbed's tiny container image. */
+  /** Image used when a spec names none; default: testbed's tiny container image, built on first use. */
   defaultImage?: DefaultImage | (() => Promise<DefaultImage>);
   /** Bound on provisioning when a spec gives none, in ms. Default 60 000. */
   provisionTimeoutMs?: number;
@@ -52,14 +52,6 @@ const CAPABILITIES = [
 // testcontainers starts one reaper per process, so the Ryuk decision is per process too.
 let ryukDecision: Promise<RyukDecision> | undefined;
 
-function noDefaultImage(): Promise<DefaultImage> {
-  return Promise.reject(
-    new ImageNotFoundError('tiny-container', {
-      fix: `No default container image is configured; pass \`image\` in the spec. ${imageFix('testbed/tiny')}`,
-    }),
-  );
-}
-
 /** Docker containers as throwaway machines, through testcontainers (loaded only when used). */
 export class DockerProvider implements VmBackendProvider {
   readonly id = 'docker';
@@ -71,14 +63,20 @@ export class DockerProvider implements VmBackendProvider {
   readonly #timeoutMs: number;
   readonly #defaultImage: () => Promise<DefaultImage>;
   readonly #provisionTimeoutMs: number | undefined;
+  readonly #usesTinyImage: boolean;
 
   constructor(options: DockerProviderOptions = {}) {
     this.#env = options.env ?? process.env;
     this.#exists = options.exists ?? existsSync;
     this.#timeoutMs = options.config?.timeoutMs ?? 5000;
     const image = options.defaultImage;
+    this.#usesTinyImage = image === undefined;
     this.#defaultImage =
-      typeof image === 'function' ? image : image ? () => Promise.resolve(image) : noDefaultImage;
+      typeof image === 'function'
+        ? image
+        : image
+          ? () => Promise.resolve(image)
+          : tinyContainerImage(this.#env);
     this.#provisionTimeoutMs = options.provisionTimeoutMs;
   }
 
@@ -109,6 +107,7 @@ export class DockerProvider implements VmBackendProvider {
       endpoint,
       client: runtimeClient,
       reaper: (client: ContainerRuntimeClient) => ryukDecision ?? this.#ryukProbe(client, false),
+      ...(this.#usesTinyImage ? { defaultImageStatus: tinyImageStatus } : {}),
     };
     return withTimeout(
       'docker: checkHealth()',

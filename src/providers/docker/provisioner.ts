@@ -130,7 +130,9 @@ export class DockerProvisioner implements VmProvisioner {
     const { tc, client } = this.options;
     const fallback = spec.image ? undefined : await this.options.defaultImage();
     const image = spec.image ?? (fallback as DefaultImage).image;
-    const readyLog = spec.readyLog ?? fallback?.readyLog;
+    // The default image's readiness line only holds while its own command runs.
+    const ownCommand = spec.command !== undefined || spec.entrypoint !== undefined;
+    const readyLog = spec.readyLog ?? (ownCommand ? undefined : fallback?.readyLog);
     await ensureImagePresent(tc, client, image, 30_000, signal);
     signal.throwIfAborted();
 
