@@ -1,5 +1,4 @@
 import { appendFileSync, existsSync, rmSync } from 'node:fs';
-import { VmBackendRegistry } from '../registry.js';
 import { ownerState } from './owner-state.js';
 import { reapRun } from './reap-run.js';
 import { watchOwner } from './watch-owner.js';
@@ -9,8 +8,13 @@ import { watchdogPaths } from './watchdog-paths.js';
 // Entry point of the detached watchdog process that `startWatchdog` spawns; not a library module.
 const args = watchdogArgsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
 const paths = watchdogPaths(args.stateDir, args.runId);
-const log = (line: string) =>
-  appendFileSync(paths.log, `${new Date().toISOString()} [${process.pid}] ${line}\n`);
+const log = (line: string) => {
+  try {
+    appendFileSync(paths.log, `${new Date().toISOString()} [${process.pid}] ${line}\n`);
+  } catch {
+    // A log that cannot be written (state dir removed) must not stop the cleanup.
+  }
+};
 
 // A terminal hang-up or a Ctrl-C meant for the tests must not stop the cleanup.
 process.on('SIGINT', () => log('ignoring SIGINT'));
@@ -45,6 +49,13 @@ try {
     process.exit(0);
   }
   log(`owner pid ${args.owner.pid} is gone: removing everything of run ${args.runId}`);
+  // Every call inside is bounded; this is the last word should something still never settle.
+  setTimeout(() => {
+    log('gave up: the removal did not finish within 15 minutes');
+    process.exit(3);
+  }, 900_000).unref();
+  // Loaded only now: an idle watchdog stays small and is watching sooner.
+  const { VmBackendRegistry } = await import('../registry.js');
   const registry = VmBackendRegistry.withDefaults();
   const providers = registry.providers().filter((p) => p.removeRun);
   log(`providers: ${providers.map((p) => p.id).join(', ') || '(none can remove runs)'}`);
