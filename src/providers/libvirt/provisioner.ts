@@ -155,16 +155,18 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       createdAt: Date.now(),
       paths: {},
     });
-    // virsh reads the definition from its own stdin: no file to clean up.
-    await virsh
-      .call(['net-create', '/dev/stdin'], {
-        input: xml,
+    const xmlPath = join(this.#runDir, `${name}.network.xml`);
+    await writeFile(xmlPath, xml);
+    try {
+      await virsh.call(['net-create', xmlPath], {
         ...(options.signal ? { signal: options.signal } : {}),
-      })
-      .catch(async (error: unknown) => {
-        await teardownNetwork(virsh, name).catch(() => undefined);
-        throw error;
       });
+    } catch (error) {
+      await teardownNetwork(virsh, name).catch(() => undefined);
+      throw error;
+    } finally {
+      await rm(xmlPath, { force: true });
+    }
     let destroying: Promise<void> | undefined;
     const destroy = () => {
       destroying ??= teardownNetwork(virsh, name);
