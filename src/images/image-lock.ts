@@ -79,7 +79,12 @@ export async function acquireImageLock(
         fix: `Another build holds it (${holder?.text ?? 'unknown owner'}); wait for it, or remove the file if that process is gone.`,
       });
     }
-    await sleep(pollMs, undefined, options.signal ? { signal: options.signal } : {});
+    await sleep(pollMs, undefined, options.signal ? { signal: options.signal } : {}).catch(
+      (error: unknown) => {
+        options.signal?.throwIfAborted();
+        throw error;
+      },
+    );
   }
 }
 
