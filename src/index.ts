@@ -65,7 +65,15 @@ export type { ProviderStatus, RegistryOptions, Selection } from './core/registry
 export { ProviderRegistry } from './core/registry.js';
 export type { RunContext, RunOwner } from './core/run-context.js';
 export { createRunContext, isOwnerAlive } from './core/run-context.js';
-export type { DockerProviderOptions, DockerSpec } from './providers/docker/index.js';
+export type {
+  DefaultImage,
+  DockerMachine,
+  DockerNetwork,
+  DockerProviderOptions,
+  DockerProvisioner,
+  DockerSpec,
+  RyukDecision,
+} from './providers/docker/index.js';
 export { DockerProvider } from './providers/docker/index.js';
 export type { LibvirtMachineSpec, LibvirtProviderOptions } from './providers/libvirt/index.js';
 export { LibvirtProvider } from './providers/libvirt/index.js';

@@ -205,6 +205,8 @@ export interface VmBackendProvider {
   readonly setupHint: string;
   /** Fast availability check with no connection; false when the backend does not apply here; never throws. */
   isAvailable(signal?: AbortSignal): Promise<boolean>;
+  /** Why `isAvailable()` said false (what was looked for and not found); fast, never throws. */
+  unavailableReason?(): Promise<string>;
   /** Capabilities offered. */
   capabilities(): VmCapability[];
   /** Kind of machine managed. */

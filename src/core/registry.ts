@@ -102,13 +102,18 @@ export class ProviderRegistry {
       durationMs: 0,
     };
     try {
-      status.available = await withTimeout(
+      await withTimeout(
         `${provider.id}: isAvailable()`,
         this.#timeoutMs,
-        (s) => provider.isAvailable(s),
+        async (s) => {
+          status.available = await provider.isAvailable(s);
+          if (!status.available) {
+            const why = await provider.unavailableReason?.().catch(() => undefined);
+            status.reason = why ?? 'not found on this host';
+          }
+        },
         signal,
       );
-      if (!status.available) status.reason = 'not found on this host';
     } catch (error) {
       status.reason = describe(error);
     }

@@ -54,6 +54,16 @@ describe('ProviderRegistry', () => {
     expect(status?.reason).toBe('backend exploded');
   });
 
+  it("uses the provider's own explanation of why it is unavailable", async () => {
+    vi.useRealTimers();
+    const provider = {
+      ...fakeProvider({ id: 'x', available: false }),
+      unavailableReason: async () => 'no socket at /run/x.sock',
+    };
+    const [status] = await new ProviderRegistry().register(provider).discover();
+    expect(status?.reason).toBe('no socket at /run/x.sock');
+  });
+
   it('finds providers by capability and by VM type', async () => {
     vi.useRealTimers();
     const registry = new ProviderRegistry()

@@ -90,6 +90,11 @@ export class DockerProvider implements VmBackendProvider {
     return this.endpoint().found;
   }
 
+  /** Why no engine was found: which DOCKER_HOST or socket paths were looked at. */
+  async unavailableReason(): Promise<string> {
+    return this.endpoint().reason ?? 'no Docker endpoint found';
+  }
+
   /** Containers stand in for machines; no serial console, and SSH only with an image that runs sshd. */
   capabilities(): VmCapability[] {
     return CAPABILITIES.map((c) => parseCapability(c));
