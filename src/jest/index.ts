@@ -1,12 +1,7 @@
-import { TestbedError } from '../core/errors.js';
-
-/** Jest helper for testbed; not yet available in this version. */
-export function useMachine(): never {
-  throw new TestbedError(
-    'TESTBED_NOT_YET_AVAILABLE',
-    'testbed/jest is not available in this version yet.',
-    {
-      fix: 'Use the core API (VmBackendRegistry) from "testbed" until the Jest integration ships.',
-    },
-  );
-}
+export type { MachineWith } from '../vitest/machine-with.js';
+export { defineTestbedRegistry } from '../vitest/registry-factory.js';
+export type { TestbedOptions } from '../vitest/testbed-options.js';
+export { parseNeedsPragma } from './parse-needs-pragma.js';
+export { RUN_FILE_VARIABLE, readRunFile } from './run-file.js';
+export type { MachineHandle, UseMachineOptions } from './use-machine.js';
+export { useMachine } from './use-machine.js';

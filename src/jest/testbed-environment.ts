@@ -1,0 +1,168 @@
+import { pathToFileURL } from 'node:url';
+import type { Machine, MachineSpec } from '../core/provider.js';
+import { describeError } from '../vitest/describe-error.js';
+import { destroyQuietly } from '../vitest/destroy-quietly.js';
+import { collectDiagnostics, formatDiagnostics } from '../vitest/failure-diagnostics.js';
+import { MachineSource } from '../vitest/machine-source.js';
+import { fileState } from './file-state.js';
+import { loadNodeEnvironment } from './load-node-environment.js';
+import { parseNeedsPragma } from './parse-needs-pragma.js';
+import { readRunFile } from './run-file.js';
+
+/** The parts of a Jest environment context this environment reads. */
+interface EnvironmentContext {
+  docblockPragmas: Record<string, string | string[]>;
+  testPath: string;
+}
+
+/** The parts of jest-environment-node's class this environment uses. */
+interface NodeEnvironmentLike {
+  global: Record<PropertyKey, unknown>;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+}
+type NodeEnvironmentClass = new (
+  config: unknown,
+  context: EnvironmentContext,
+) => NodeEnvironmentLike;
+
+/** A Jest circus event, as far as this environment reads it. */
+interface CircusEvent {
+  name: string;
+  test?: { mode?: string; errors: unknown[]; name: string };
+}
+
+// jest-environment-node comes with the user's Jest (a peer), so it is loaded, not bundled.
+const TestEnvironment = (await loadNodeEnvironment())
+  .TestEnvironment as unknown as NodeEnvironmentClass;
+
+/** What tests see as the global `testbed` in files run by this environment. */
+export interface TestbedGlobal {
+  /** The machine meeting the file's `@testbed-needs`, when the pragma is there. */
+  machine: Machine | undefined;
+  /** A run-scoped machine from the global setup, by name. */
+  runMachine(name: string): Promise<Machine>;
+  /** Why `needs` are unmet (the message names what is missing and how to get it), or undefined. */
+  unmet(needs: readonly string[]): string | undefined;
+  /** Provisions a machine meeting `needs` in the environment's process (used by `useMachine`). */
+  provision(needs: readonly string[], spec?: MachineSpec): Promise<Machine>;
+  /** Destroys a machine from `provision` (keeping artifacts after a failure with `keepOnFailure`). */
+  destroy(machine: Machine): Promise<void>;
+}
+
+/**
+ * Jest test environment (Node) that reads `@testbed-needs A,B` from a file's docblock,
+ * provisions a machine meeting them before the file's tests (global `testbed.machine`) and
+ * destroys it after. Unmet needs skip every test of the file with the reason printed (or fail the
+ * file with `onUnmet: 'fail'`); a failed test's error gets the machine's console tail appended.
+ */
+export default class TestbedEnvironment extends TestEnvironment {
+  readonly #needs: string[];
+  readonly #testPath: string;
+  #source: MachineSource | undefined;
+  #machine: Machine | undefined;
+  // Machines provisioned for `useMachine`, destroyed here too in case its afterAll never ran.
+  readonly #created: Machine[] = [];
+  #announced = false;
+
+  constructor(config: unknown, context: EnvironmentContext) {
+    super(config, context);
+    this.#needs = parseNeedsPragma(context.docblockPragmas['testbed-needs']);
+    this.#testPath = context.testPath;
+  }
+
+  override async setup(): Promise<void> {
+    await super.setup();
+    const state = fileState(this.global);
+    const snapshot = readRunFile();
+    if (snapshot?.registry) await import(pathToFileURL(snapshot.registry).href);
+    const source = await MachineSource.create(snapshot);
+    this.#source = source;
+    state.keep = source.snapshot.keepOnFailure;
+    const runMachine = async (name: string) => {
+      const found = await source.runMachine(name);
+      if (!found.available) throw new Error(found.reason);
+      state.machines.push(found.machine);
+      return found.machine;
+    };
+    const provision = async (needs: readonly string[], spec?: MachineSpec) => {
+      const selected = source.select(needs);
+      if ('error' in selected) throw selected.error;
+      const machine = await source.provision(selected.providerId, spec);
+      this.#created.push(machine);
+      state.machines.push(machine);
+      return machine;
+    };
+    const unmet = (needs: readonly string[]) => {
+      const selected = source.select(needs);
+      return 'error' in selected ? selected.error.message : undefined;
+    };
+    const destroy = async (machine: Machine) => {
+      const index = this.#created.indexOf(machine);
+      if (index === -1) return;
+      this.#created.splice(index, 1);
+      await destroyQuietly(machine, { keepArtifacts: state.failed && state.keep });
+    };
+    this.global.testbed = {
+      machine: undefined,
+      runMachine,
+      unmet,
+      provision,
+      destroy,
+    } satisfies TestbedGlobal;
+    if (this.#needs.length === 0) return;
+    const selected = source.select(this.#needs);
+    if ('error' in selected) {
+      if (source.snapshot.onUnmet === 'fail') throw selected.error;
+      state.skipReason = selected.error.message;
+      return;
+    }
+    this.#machine = await source.provision(selected.providerId);
+    state.machines.push(this.#machine);
+    (this.global.testbed as TestbedGlobal).machine = this.#machine;
+  }
+
+  async handleTestEvent(event: CircusEvent): Promise<void> {
+    const state = fileState(this.global);
+    if (event.name === 'test_start' && state.skipReason && event.test) {
+      event.test.mode = 'skip';
+      if (!this.#announced) {
+        this.#announced = true;
+        process.stderr.write(
+          `testbed: skipping the tests of ${this.#testPath}: ${state.skipReason}\n`,
+        );
+      }
+    }
+    if (event.name !== 'test_done' || !event.test || event.test.errors.length === 0) return;
+    state.failed = true;
+    const keep = this.#source?.snapshot.keepOnFailure ?? false;
+    try {
+      const diagnostics = await Promise.all(
+        state.machines.map((m) =>
+          collectDiagnostics(m, {
+            keep: keep && (m === this.#machine || this.#created.includes(m)),
+          }),
+        ),
+      );
+      if (diagnostics.length > 0) {
+        const report = new Error(
+          `testbed: machines of this test\n${formatDiagnostics(diagnostics)}`,
+        );
+        // The report is data, not a failure site: no stack under it.
+        report.stack = report.message;
+        event.test.errors.push(report);
+      }
+    } catch (error) {
+      console.error(`testbed: could not collect diagnostics: ${describeError(error)}`);
+    }
+  }
+
+  override async teardown(): Promise<void> {
+    const state = fileState(this.global);
+    const keep = state.failed && (this.#source?.snapshot.keepOnFailure ?? false);
+    const owned = this.#machine ? [this.#machine, ...this.#created] : this.#created;
+    for (const machine of owned.reverse()) await destroyQuietly(machine, { keepArtifacts: keep });
+    await this.#source?.release();
+    await super.teardown();
+  }
+}
