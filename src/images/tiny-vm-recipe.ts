@@ -3,14 +3,16 @@ import {
   chmod,
   copyFile,
   mkdir,
+  mkdtemp,
   readdir,
   readFile,
+  rename,
   rm,
   stat,
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { ImageBuildError } from '../core/errors.js';
 import { buildInitramfs } from './build-initramfs.js';
@@ -94,6 +96,33 @@ async function prepare(
 async function extract(context: ImageBuildContext, deb: string, into: string): Promise<void> {
   await mkdir(into, { recursive: true });
   await context.run('dpkg-deb', ['-x', deb, into], { timeoutMs: 120_000 });
+}
+
+/**
+ * Extracts a .deb once into `<deb>.d` next to it and reuses that afterwards: unpacking the kernel
+ * (over 100 MB of modules) is the slowest step of a build whose packages are already downloaded.
+ */
+async function extractOnce(context: ImageBuildContext, deb: string): Promise<string> {
+  const dir = `${deb}.d`;
+  if (await stat(dir).catch(() => undefined)) return dir;
+  const temp = await mkdtemp(join(dirname(deb), '.extract-'));
+  try {
+    await context.run('dpkg-deb', ['-x', deb, temp], { timeoutMs: 120_000 });
+    await rename(temp, dir);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Removes downloaded packages and extractions this build did not use (older versions). */
+async function pruneDebDir(debDir: string, used: readonly string[]): Promise<void> {
+  const keep = new Set(used.flatMap((deb) => [basename(deb), `${basename(deb)}.d`]));
+  for (const entry of await readdir(debDir)) {
+    if (!entry.startsWith('.') && !keep.has(entry)) {
+      await rm(join(debDir, entry), { recursive: true, force: true });
+    }
+  }
 }
 
 /** Copies the recipe's `rootfs/` overlay: executables 0755, `etc/shadow` 0600, the rest 0644. */
@@ -184,11 +213,10 @@ async function build(
   );
 
   progress('extracting packages');
-  const kernel = join(workDir, 'kernel');
   const busybox = join(workDir, 'busybox');
   const libs = join(workDir, 'libs');
-  await Promise.all([
-    extract(context, kernelDeb as string, kernel),
+  const [kernel] = await Promise.all([
+    extractOnce(context, kernelDeb as string),
     extract(context, busyboxDeb as string, busybox),
     (async () => {
       for (const deb of [sshDeb as string, ...(libraryDebs as string[])])
@@ -273,6 +301,7 @@ async function build(
       })),
     },
   };
+  await pruneDebDir(debDir, [kernelDeb, busyboxDeb, sshDeb, ...libraryDebs] as string[]);
   await writeFile(join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, {
     mode: 0o644,
   });

@@ -69,9 +69,9 @@ describe('missing Debian packages', () => {
     ).catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'TESTBED_IMAGE_BUILD_FAILED',
-      message:
-        'apt does not know the Debian packages dropbear-bin, libtommath1.\n  Fix: ' +
-        (error as { fix: string }).fix,
+      message: expect.stringMatching(
+        /^apt does not know the Debian packages dropbear-bin, libtommath1\./,
+      ),
       fix: expect.stringContaining('apt-get update'),
     });
   });
