@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/index.js';
+import { childEnv } from '../fixtures/run-vitest.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+const fixture = resolve(repo, 'test/fixtures/vitest-sigint');
+
+async function leftovers(runId: string): Promise<string[]> {
+  const domains = await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']);
+  const containers = await execa('docker', ['ps', '-aq', '--filter', `label=testbed.run=${runId}`]);
+  return [
+    ...domains.stdout.split('\n').filter((d) => d.startsWith(`testbed-${runId}-`)),
+    ...containers.stdout.split('\n').filter(Boolean),
+    ...[join(loadConfig().stateDir, runId)].filter((dir) => existsSync(dir)),
+  ];
+}
+
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Starts the fixture run, waits for `ready` to see something of the run, then sends SIGINT. */
+async function killRun(ready: (runId: string) => Promise<boolean>) {
+  const child = execa(resolve(repo, 'node_modules/.bin/vitest'), ['run', '--root', fixture], {
+    env: childEnv({}),
+    extendEnv: false,
+    reject: false,
+    all: true,
+  });
+  let output = '';
+  child.all?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const runId = await until(
+    'the run id',
+    60_000,
+    async () => /testbed: run ([a-z0-9]{8})/.exec(output)?.[1],
+  );
+  await until('the kill point', 120_000, async () => ((await ready(runId)) ? true : undefined));
+  child.kill('SIGINT');
+  const result = await child;
+  return { runId, result, output };
+}
+
+describe('a run interrupted with Ctrl-C', () => {
+  it('leaves no VM behind when killed while the run-scoped VM is provisioning', async () => {
+    const { runId, result } = await killRun(async (id) => (await leftovers(id)).length > 0);
+    expect(result.exitCode === 130 || result.signal === 'SIGINT').toBe(true);
+    await until('the watchdog to remove the run', 60_000, async () =>
+      (await leftovers(runId)).length === 0 ? true : undefined,
+    );
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
+  it('leaves no VM or container behind when killed while a test holds them', async () => {
+    const { runId } = await killRun(async (id) => {
+      const { stdout } = await execa('docker', ['ps', '-q', '--filter', `label=testbed.run=${id}`]);
+      return stdout.trim().length > 0;
+    });
+    await until('the watchdog to remove the run', 60_000, async () =>
+      (await leftovers(runId)).length === 0 ? true : undefined,
+    );
+    expect(await leftovers(runId)).toEqual([]);
+  });
+});
