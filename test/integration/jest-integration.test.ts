@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hasJest, jestBin, runJest } from '../fixtures/run-jest.js';
 
@@ -73,5 +74,24 @@ describe('testbed/jest, run as a user runs it', () => {
     );
     expect(bad?.message).toContain('Use one of ProvisionVm, CloneVm, SerialConsole');
     expect(machineFiles(fake)).toEqual([]);
+  });
+
+  it('examples/jest: VM from a docblock, container from useMachine, unmet GPU skipped', async () => {
+    const run = await runJest(join(fixtures, 'jest-examples.config.mjs'), {}, 400_000);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.report).toMatchObject({ numPassedTests: 4, numFailedTests: 0, numPendingTests: 1 });
+    expect(run.output).toMatch(
+      /testbed: skipping the tests of \S+unmet\.test\.mjs: No available provider offers Custom\(gpu\)/,
+    );
+    const runId = /testbed: run ([a-z0-9]{8})/.exec(run.output)?.[1] ?? '';
+    const { stdout } = await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']);
+    expect(stdout.split('\n').filter((d) => d.startsWith(`testbed-${runId}-`))).toEqual([]);
+    const containers = await execa('docker', [
+      'ps',
+      '-aq',
+      '--filter',
+      `label=testbed.run=${runId}`,
+    ]);
+    expect(containers.stdout).toBe('');
   });
 });
