@@ -1,7 +1,7 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, expectTypeOf } from 'vitest';
+import { afterAll, describe, expect, expectTypeOf } from 'vitest';
 import {
   type CapabilityString,
   InvalidCapabilityError,
@@ -16,6 +16,7 @@ import { FakeProvider } from '../fixtures/fake-provider.js';
 const stateDir = mkdtempSync(join(tmpdir(), 'testbed-fixture-'));
 const provider = new FakeProvider({ stateDir });
 const registry = new ProviderRegistry().register(provider);
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
 const it = testbedTest({ needs: ['SerialConsole', 'CloneVm'], registry });
 const perFile = testbedTest({ needs: ['Exec'], scope: 'file', registry });
