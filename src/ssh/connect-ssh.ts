@@ -11,6 +11,12 @@ export interface ConnectSshOptions {
   signal?: AbortSignal;
   /** Upper bound on TCP connect plus handshake and authentication. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * Upper bound until the server identifies itself (`SSH-2.0-...`). A forwarded port whose guest
+   * is not up yet accepts the connection and then says nothing; this tells that apart from a
+   * slow handshake. Default: `timeoutMs`.
+   */
+  identTimeoutMs?: number;
 }
 
 /** An open SSH connection that runs commands; close it when done. */
@@ -53,8 +59,16 @@ export function connectSsh(
       () => fail(new TimeoutError(`SSH connection to ${target.host}:${target.port}`, timeoutMs)),
       timeoutMs,
     );
+    let identified = false;
+    const identTimeoutMs = options.identTimeoutMs ?? timeoutMs;
+    const identTimer = setTimeout(() => {
+      if (identified) return;
+      const what = `SSH server identification on ${target.host}:${target.port}`;
+      fail(new TimeoutError(what, identTimeoutMs));
+    }, identTimeoutMs);
     const cleanup = () => {
       clearTimeout(timer);
+      clearTimeout(identTimer);
       options.signal?.removeEventListener('abort', onAbort);
     };
     if (options.signal?.aborted) return fail(options.signal.reason);
@@ -80,6 +94,10 @@ export function connectSsh(
       username: target.username,
       privateKey: target.privateKey,
       readyTimeout: timeoutMs,
+      // ssh2 reports the server's identification string only through its debug hook.
+      debug: (message: string) => {
+        if (message.startsWith('Remote ident')) identified = true;
+      },
       // Throwaway machines get fresh host keys on every boot: there is nothing to pin.
       hostVerifier: () => true,
     });

@@ -1,4 +1,5 @@
 import type { ExecOptions, ExecResult } from '../core/provider.js';
+import type { ConnectSshOptions } from './connect-ssh.js';
 import { connectSsh } from './connect-ssh.js';
 import type { SshTarget } from './ssh-target.js';
 
@@ -10,12 +11,13 @@ import type { SshTarget } from './ssh-target.js';
 export async function sshExec(
   target: SshTarget,
   command: string | readonly string[],
-  options: ExecOptions = {},
+  options: ExecOptions & Pick<ConnectSshOptions, 'identTimeoutMs'> = {},
 ): Promise<ExecResult> {
   const started = Date.now();
   const connection = await connectSsh(target, {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.identTimeoutMs !== undefined ? { identTimeoutMs: options.identTimeoutMs } : {}),
   });
   try {
     const left =

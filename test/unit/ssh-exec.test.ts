@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSshKeyPair } from '../../src/ssh/generate-ssh-key-pair.js';
@@ -83,6 +83,26 @@ describe('sshExec', () => {
       code: 'TESTBED_COMMAND_FAILED',
       message: expect.stringMatching(/ssh -p \d+ root@127\.0\.0\.1[\s\S]*accepts the key/),
     });
+  });
+});
+
+describe('a forwarded port whose guest is not up yet (accepts, then stays silent)', () => {
+  it('is given up after identTimeoutMs instead of the whole timeout', async () => {
+    const silent = createServer(() => {}).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const started = Date.now();
+      await expect(
+        sshExec({ ...target, port }, 'true', { timeoutMs: 10_000, identTimeoutMs: 200 }),
+      ).rejects.toMatchObject({
+        code: 'TESTBED_TIMEOUT',
+        message: expect.stringContaining('SSH server identification'),
+      });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      silent.close();
+    }
   });
 });
 
