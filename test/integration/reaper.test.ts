@@ -393,6 +393,12 @@ const killPoints: { name: string; providers: string[]; killAfter: string; delayM
     delayMs: 300,
   },
   {
+    name: 'libvirt + docker, while the domain is being created',
+    providers: ['libvirt', 'docker'],
+    killAfter: 'provisioning',
+    delayMs: 1200,
+  },
+  {
     name: 'libvirt + docker, while running',
     providers: ['libvirt', 'docker'],
     killAfter: 'running',
