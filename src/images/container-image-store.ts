@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { acquireImageLock } from './image-lock.js';
 import type { ContainerImageRecipe, ImageBuildContext } from './image-recipe.js';
+import { prepareCacheDir } from './prepare-cache-dir.js';
 import type { StoredImage } from './vm-image-store.js';
 
 /** True when the Docker engine has `reference`. */
@@ -35,6 +36,7 @@ export async function ensureContainerImage(
   if (!force && (await dockerImageExists(reference, context))) {
     return { key: prepared.key, location: reference, built: false };
   }
+  await prepareCacheDir(context.cacheDir);
   const lock = await acquireImageLock(join(context.cacheDir, `.${recipe.name}.lock`), {
     ...(context.signal ? { signal: context.signal } : {}),
     onWait: (holder) =>

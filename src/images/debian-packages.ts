@@ -94,10 +94,12 @@ export async function resolveDebianPackagesCached(
     return memo.packages;
   }
   const packages = await resolveDebianPackages(names, run, signal);
-  // Written to a unique name and renamed, so a concurrent reader never sees half a file.
+  // Written to a unique name and renamed, so a concurrent reader never sees half a file; a
+  // read-only cache simply does without the memo.
   const temp = `${memoPath}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify({ fingerprint, packages }));
-  await rename(temp, memoPath);
+  await writeFile(temp, JSON.stringify({ fingerprint, packages }))
+    .then(() => rename(temp, memoPath))
+    .catch(() => rm(temp, { force: true }));
   return packages;
 }
 

@@ -36,7 +36,7 @@ export async function ensureImage(
 ): Promise<EnsuredImage> {
   const started = Date.now();
   const recipe = findRecipe(name);
-  const context = await createBuildContext(options);
+  const context = createBuildContext(options);
   const stored =
     recipe.kind === 'vm'
       ? await ensureVmImage(recipe, context, options.force)

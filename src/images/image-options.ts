@@ -1,7 +1,6 @@
 import { loadConfig } from '../core/config.js';
 import { type RunCommand, runCommand } from '../core/run-command.js';
 import type { ImageBuildContext } from './image-recipe.js';
-import { prepareCacheDir } from './prepare-cache-dir.js';
 import { createProgressReporter, type ProgressReporter } from './progress.js';
 
 /** Options shared by the image functions; every field has a default from the environment. */
@@ -18,11 +17,13 @@ export interface ImageOptions {
   signal?: AbortSignal;
 }
 
-/** Resolves the defaults and creates the cache directory (mode 0755 along the way). */
-export async function createBuildContext(options: ImageOptions = {}): Promise<ImageBuildContext> {
+/**
+ * Resolves the defaults. Touches no file: a prepared, read-only cache serves machines without
+ * write access; the stores call `prepareCacheDir` only when they are about to write.
+ */
+export function createBuildContext(options: ImageOptions = {}): ImageBuildContext {
   const env = options.env ?? process.env;
   const cacheDir = options.cacheDir ?? loadConfig(env).baseImagePath;
-  await prepareCacheDir(cacheDir);
   return {
     cacheDir,
     env,

@@ -89,7 +89,7 @@ async function listContainer(
 
 /** Lists every cached build of the built-in recipes, VM images from the cache directory and container images from Docker. */
 export async function listImages(options: ImageOptions = {}): Promise<CachedImage[]> {
-  const context = await createBuildContext(options);
+  const context = createBuildContext(options);
   const lists = await Promise.all(
     builtInRecipes().map((recipe) =>
       recipe.kind === 'vm' ? listVm(recipe, context) : listContainer(recipe, context),

@@ -6,11 +6,13 @@ import { createBuildContext, type ImageOptions } from './image-options.js';
 import type { ContainerImageRecipe, ImageBuildContext, VmImageRecipe } from './image-recipe.js';
 import { findRecipe } from './image-recipes.js';
 import { listImages } from './list-images.js';
+import { prepareCacheDir } from './prepare-cache-dir.js';
 
 async function removeVm(recipe: VmImageRecipe, context: ImageBuildContext): Promise<string[]> {
   const nameDir = join(context.cacheDir, recipe.name);
   const entries = await readdir(nameDir).catch(() => undefined);
   if (!entries) return [];
+  await prepareCacheDir(nameDir);
   // Under the build lock, so a concurrent build is not deleted halfway.
   const lock = await acquireImageLock(join(nameDir, '.lock'), {
     ...(context.signal ? { signal: context.signal } : {}),
@@ -63,7 +65,7 @@ async function removeContainer(
  */
 export async function removeImage(name: string, options: ImageOptions = {}): Promise<string[]> {
   const recipe = findRecipe(name);
-  const context = await createBuildContext(options);
+  const context = createBuildContext(options);
   return recipe.kind === 'vm'
     ? removeVm(recipe, context)
     : removeContainer(recipe, context, options);

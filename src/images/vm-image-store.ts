@@ -1,8 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, mkdtemp, readdir, rename, rm, symlink } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireImageLock } from './image-lock.js';
 import type { ImageBuildContext, VmImageRecipe } from './image-recipe.js';
+import { prepareCacheDir } from './prepare-cache-dir.js';
 import { MANIFEST_FILE } from './vm-image-manifest.js';
 
 /** Name of the symlink in `<cache>/<name>/` that points at the build in use. */
@@ -27,6 +38,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** Points `<nameDir>/current` at `key` atomically (a new symlink renamed over the old one). */
 async function pointCurrentAt(nameDir: string, key: string): Promise<void> {
+  if ((await readlink(join(nameDir, CURRENT_LINK)).catch(() => undefined)) === key) return;
   const temp = join(nameDir, `.current-${randomBytes(4).toString('hex')}`);
   await symlink(key, temp);
   await rename(temp, join(nameDir, CURRENT_LINK));
@@ -51,8 +63,7 @@ export async function ensureVmImage(
     await pointCurrentAt(nameDir, prepared.key);
     return { key: prepared.key, location: target, built: false };
   }
-  await mkdir(nameDir, { recursive: true, mode: 0o755 });
-  await chmod(nameDir, 0o755);
+  await prepareCacheDir(nameDir);
   const lock = await acquireImageLock(join(nameDir, '.lock'), {
     ...(context.signal ? { signal: context.signal } : {}),
     onWait: (holder) =>
