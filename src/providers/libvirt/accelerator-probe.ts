@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create } from 'xmlbuilder2';
+import { CommandFailedError } from '../../core/errors.js';
 import type { RunContext } from '../../core/run-context.js';
 import { shortId } from '../../core/run-context.js';
 import { SerialConsole } from './serial-console.js';
@@ -62,13 +63,15 @@ async function cheapChecks(options: AcceleratorProbeOptions): Promise<string | u
       return `${device} is not accessible to libvirt's QEMU user (mode ${(info.mode & 0o777).toString(8)}): run \`sh scripts/setup-host.sh\` (group kvm, mode 0660)`;
     }
   }
-  const caps = await options.virsh.call(['domcapabilities', '--virttype', 'kvm'], {
-    reject: false,
-    timeoutMs: 10_000,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (caps.exitCode !== 0) {
-    return `libvirt cannot use KVM: ${caps.stderr.trim() || `exit ${caps.exitCode}`}`;
+  try {
+    await options.virsh.call(['domcapabilities', '--virttype', 'kvm'], {
+      timeoutMs: 10_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    // An unreachable daemon says nothing about KVM: let it surface instead of caching an answer.
+    if (!(error instanceof CommandFailedError)) throw error;
+    return `libvirt cannot use KVM: ${error.stderr.trim() || `exit ${error.exitCode}`}`;
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import type {
   VmProvisioner,
 } from '../../core/provider.js';
 import { type RunCommand, runCommand } from '../../core/run-command.js';
+import type { RunContext } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
 import {
   type AcceleratorChoice,
@@ -150,8 +151,8 @@ export class LibvirtProvider implements VmBackendProvider {
   }
 
   /** The accelerator: cached per host boot; with a kernel, a KVM boot decides it once. */
-  async #acceleratorChoice(kernel: string | undefined, signal?: AbortSignal) {
-    const options = { virsh: this.#virsh, stateDir: this.#config.stateDir, kernel, signal };
+  async #acceleratorChoice(kernel: string | undefined, signal?: AbortSignal, run?: RunContext) {
+    const options = { virsh: this.#virsh, stateDir: this.#config.stateDir, kernel, signal, run };
     if (!kernel) return (await cachedAccelerator(options)) ?? probeAccelerator(options);
     // One probe per process at a time: parallel provisions share its answer.
     this.#accelerator ??= probeAccelerator(options).catch((error: unknown) => {
@@ -179,7 +180,7 @@ export class LibvirtProvider implements VmBackendProvider {
       virsh: this.#virsh,
       runCommand: this.#run,
       resolveImage: this.#resolveImage,
-      accelerator: (kernel, signal) => this.#acceleratorChoice(kernel, signal),
+      accelerator: (kernel, signal) => this.#acceleratorChoice(kernel, signal, options.run),
     });
   }
 

@@ -1,3 +1,4 @@
+import { UnsupportedOperationError } from '../../core/errors.js';
 import type {
   ExecOptions,
   ExecResult,
@@ -122,9 +123,9 @@ export class LibvirtMachine implements Machine {
 
   #owner(operation: string): MachineLifecycle {
     if (!this.lifecycle || this.#destroying) {
-      throw new Error(
-        `${operation} needs a machine this process provisioned and has not destroyed (${this.name}).`,
-      );
+      throw new UnsupportedOperationError(`${operation} on ${this.name}`, this.providerId, {
+        fix: 'Clone or snapshot from the process that provisioned the machine, before destroying it.',
+      });
     }
     return this.lifecycle;
   }

@@ -40,8 +40,10 @@ import { parseVmSpec } from './vm-spec.js';
 
 /** A bootable base image: a qcow2 disk and, for direct kernel boot, kernel, initrd and command line. */
 export interface VmImage {
-  /** qcow2 base disk; overlays are created on it, it is never written. */
+  /** Base disk; overlays are created on it, it is never written. */
   base: string;
+  /** Format of the base disk. Default qcow2. */
+  format?: 'qcow2' | 'raw' | undefined;
   /** Kernel for direct boot. */
   kernel?: string | undefined;
   /** Initrd for direct boot. */
@@ -74,6 +76,7 @@ interface BootPlan {
   nameHint?: string | undefined;
   hostname?: string | undefined;
   backing: string;
+  backingFormat?: 'qcow2' | 'raw' | undefined;
   boot: LibvirtMachineState['boot'];
   memoryMiB: number;
   vcpus: number;
@@ -84,10 +87,13 @@ interface BootPlan {
   readyPattern: string | RegExp | null | undefined;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** Aborts at the end of `timeoutMs`, counted from the start of provisioning. */
+  deadline: AbortSignal;
 }
 
 const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
 const PORT_ATTEMPTS = 5;
+const CLONE_TIMEOUT_MS = 180_000;
 
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -106,11 +112,25 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   async provision(spec: MachineSpec = {}): Promise<Machine> {
     const parsed = parseVmSpec(spec);
     parsed.signal?.throwIfAborted();
-    const image = await this.#resolveImage(parsed.image, parsed.signal);
+    const deadline = AbortSignal.timeout(parsed.timeoutMs);
+    const image = await this.#resolveImage(
+      parsed.image,
+      parsed.signal ? AbortSignal.any([parsed.signal, deadline]) : deadline,
+    ).catch((error: unknown) => {
+      if (deadline.aborted && !parsed.signal?.aborted) {
+        throw new TimeoutError(`Resolving image '${parsed.image}'`, parsed.timeoutMs, {
+          cause: error,
+          fix: 'Build the image beforehand (`npx testbed images build`) or raise timeoutMs.',
+        });
+      }
+      throw error;
+    });
     return this.#boot({
+      deadline,
       nameHint: parsed.name,
       hostname: parsed.hostname,
       backing: image.base,
+      backingFormat: image.format,
       boot: {
         kernel: parsed.kernel ?? image.kernel,
         initrd: parsed.initrd ?? image.initrd,
@@ -194,7 +214,8 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
       dependencies,
       readyPattern: undefined,
-      timeoutMs: 180_000,
+      timeoutMs: CLONE_TIMEOUT_MS,
+      deadline: AbortSignal.timeout(CLONE_TIMEOUT_MS),
       signal: options.signal,
     });
   }
@@ -218,7 +239,8 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
           keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
           dependencies,
           readyPattern: undefined,
-          timeoutMs: 180_000,
+          timeoutMs: CLONE_TIMEOUT_MS,
+          deadline: AbortSignal.timeout(CLONE_TIMEOUT_MS),
         }),
       destroy: () => {
         released ??= this.#leases.release(dependencies);
@@ -277,7 +299,8 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     const name = `testbed-${run.runId}-${plan.nameHint ? `${plan.nameHint}-` : ''}${id}`;
     const hostname = plan.hostname ?? `tb-${id}`;
     const dir = join(this.#runDir, name);
-    const signal = plan.signal;
+    // Every step sees both the caller's signal and the deadline, so a slow step aborts and is undone.
+    const signal = plan.signal ? AbortSignal.any([plan.signal, plan.deadline]) : plan.deadline;
     const withSignal = signal ? { signal } : {};
     const undo: (() => Promise<unknown>)[] = [];
     let machine: LibvirtMachine | undefined;
@@ -294,7 +317,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         runCommand,
       );
       const disk = join(dir, 'disk-0.qcow2');
-      await createOverlay(plan.backing, disk, { run: runCommand, ...withSignal });
+      await createOverlay(plan.backing, disk, {
+        run: runCommand,
+        format: plan.backingFormat ?? 'qcow2',
+        ...withSignal,
+      });
       const { accelerator } = await this.options.accelerator(plan.boot.kernel, signal);
       signal?.throwIfAborted();
       const serialLog = join(dir, 'serial.log');
@@ -351,18 +378,23 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         },
       };
       machine = new LibvirtMachine(state, this);
-      await this.#waitUntilReady(machine, plan, started);
+      await this.#waitUntilReady(machine, plan, started, signal);
       this.#leases.acquire([dir, ...plan.dependencies]);
       return machine;
     } catch (error) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
-      throw await this.#explain(error, name, machine, signal);
+      throw await this.#explain(error, name, machine, plan);
     }
   }
 
-  async #waitUntilReady(machine: LibvirtMachine, plan: BootPlan, started: number): Promise<void> {
+  async #waitUntilReady(
+    machine: LibvirtMachine,
+    plan: BootPlan,
+    started: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const left = () => Math.max(1, plan.timeoutMs - (Date.now() - started));
-    const withSignal = plan.signal ? { signal: plan.signal } : {};
+    const withSignal = { signal };
     const pattern =
       plan.readyPattern === undefined
         ? `testbed-ready ${machine.state.hostname}`
@@ -377,9 +409,15 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     error: unknown,
     name: string,
     machine: LibvirtMachine | undefined,
-    signal: AbortSignal | undefined,
+    plan: BootPlan,
   ): Promise<unknown> {
-    if (signal?.aborted) return error;
+    if (plan.signal?.aborted) return plan.signal.reason;
+    if (plan.deadline.aborted && !(error instanceof TimeoutError)) {
+      error = new TimeoutError(`Provisioning ${name}`, plan.timeoutMs, {
+        cause: error,
+        fix: 'Raise timeoutMs, or read the console lines below for why the guest is slow.',
+      });
+    }
     if (error instanceof TimeoutError && machine && !error.message.includes('Last console lines')) {
       const tail = await machine.console.tail(20).catch(() => '');
       error.message += `\n  Last console lines of ${name}:\n    ${tail.split('\n').join('\n    ')}`;
