@@ -91,12 +91,13 @@ export function registerGcCommand(
       run(async () => {
         const olderThanMs =
           options.olderThan === undefined ? undefined : parseDuration(String(options.olderThan));
-        const providerIds = loadConfig(deps.env).providers;
+        const config = loadConfig(deps.env);
         const report = await deps.sweep({
           dryRun: options.dryRun ?? false,
           olderThanMs,
-          providerIds,
+          providerIds: config.providers,
         });
+        if (!report.dryRun) await deps.pruneLogs(config.stateDir);
         io.stdout(options.json ? renderGcJson(report) : renderGcText(report));
         const unlisted = reportBackendProblems('gc', report, io);
         const left = report.removals.flatMap((r) =>

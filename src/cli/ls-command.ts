@@ -3,6 +3,7 @@ import { loadConfig } from '../core/config.js';
 import { formatDuration } from '../reaper/duration.js';
 import type { RunGroup } from '../reaper/group-by-run.js';
 import type { BackendListing } from '../reaper/list-all-resources.js';
+import { pruneWatchdogLogs } from '../reaper/prune-watchdog-logs.js';
 import { type SweepOptions, type SweepReport, sweepDeadRuns } from '../reaper/sweep-dead-runs.js';
 import type { CliIo } from './main.js';
 
@@ -10,12 +11,18 @@ import type { CliIo } from './main.js';
 export interface ReaperCommandDeps {
   /** Lists (and for `gc`, removes). */
   sweep: (options: SweepOptions) => Promise<SweepReport>;
-  /** Environment holding TESTBED_PROVIDERS. */
+  /** Environment holding TESTBED_PROVIDERS and TESTBED_STATE_DIR. */
   env: NodeJS.ProcessEnv;
+  /** Removes old watchdog logs under the state dir (`gc` only). */
+  pruneLogs: (stateDir: string) => Promise<unknown>;
 }
 
 /** The real dependencies. */
-export const defaultReaperDeps: ReaperCommandDeps = { sweep: sweepDeadRuns, env: process.env };
+export const defaultReaperDeps: ReaperCommandDeps = {
+  sweep: sweepDeadRuns,
+  env: process.env,
+  pruneLogs: pruneWatchdogLogs,
+};
 
 /** One run as `testbed ls --json` prints it. */
 function runJson(run: RunGroup) {

@@ -73,16 +73,18 @@ async function runCli(argv: string[], sweep = fakeSweep(), env: NodeJS.ProcessEn
   const err: string[] = [];
   const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
   const cli = cac('testbed');
+  const pruned: string[] = [];
+  const pruneLogs = async (dir: string) => pruned.push(dir);
   let pending: Promise<number> | undefined;
   const run = (work: () => Promise<number>) => {
     pending = work();
   };
-  registerLsCommand(cli, io, run, { sweep: sweep.sweep, env });
-  registerGcCommand(cli, io, run, { sweep: sweep.sweep, env });
+  registerLsCommand(cli, io, run, { sweep: sweep.sweep, env, pruneLogs });
+  registerGcCommand(cli, io, run, { sweep: sweep.sweep, env, pruneLogs });
   cli.parse(['node', 'testbed', ...argv], { run: false });
   await cli.runMatchedCommand();
   const code = await pending;
-  return { code, stdout: out.join(''), stderr: err.join(''), calls: sweep.calls };
+  return { code, stdout: out.join(''), stderr: err.join(''), calls: sweep.calls, pruned };
 }
 
 describe('testbed ls', () => {
@@ -125,8 +127,9 @@ describe('testbed ls', () => {
 
 describe('testbed gc', () => {
   it('--dry-run says what it would remove and asks for no removal', async () => {
-    const { code, stdout, calls } = await runCli(['gc', '--dry-run']);
+    const { code, stdout, calls, pruned } = await runCli(['gc', '--dry-run']);
     expect(code).toBe(0);
+    expect(pruned).toEqual([]);
     expect(calls[0]).toMatchObject({ dryRun: true, olderThanMs: undefined });
     expect(stdout).toMatch(/would remove +run deadrun1 .*: owner pid 200 is gone/);
     expect(stdout).toMatch(/keep +run liverun1 .*: owner pid 100 is alive/);
@@ -136,8 +139,15 @@ describe('testbed gc', () => {
   });
 
   it('removes, and --older-than is parsed and passed on', async () => {
-    const { code, stdout, calls } = await runCli(['gc', '--older-than', '30s']);
+    const { code, stdout, calls, pruned } = await runCli(
+      ['gc', '--older-than', '30s'],
+      fakeSweep(),
+      {
+        TESTBED_STATE_DIR: '/state',
+      },
+    );
     expect(code).toBe(0);
+    expect(pruned).toEqual(['/state']);
     expect(calls[0]).toMatchObject({ dryRun: false, olderThanMs: 30_000 });
     expect(stdout).toContain('Removed 2 resource(s) of 2 run(s).');
   });
