@@ -77,5 +77,9 @@ export type {
 export { DockerProvider } from './providers/docker/index.js';
 export type { LibvirtMachineSpec, LibvirtProviderOptions } from './providers/libvirt/index.js';
 export { LibvirtProvider } from './providers/libvirt/index.js';
+export type { Watchdog, WatchdogOptions } from './reaper/start-watchdog.js';
+export { startWatchdog } from './reaper/start-watchdog.js';
+export type { SweepOptions, SweepReport } from './reaper/sweep-dead-runs.js';
+export { sweepDeadRuns } from './reaper/sweep-dead-runs.js';
 export type { DefaultRegistryOptions } from './registry.js';
 export { VmBackendRegistry } from './registry.js';

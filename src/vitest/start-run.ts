@@ -1,7 +1,7 @@
 import { parseNeeds } from '../core/capabilities.js';
 import { loadConfig } from '../core/config.js';
 import type { Machine } from '../core/provider.js';
-import type { ProviderRegistry } from '../core/registry.js';
+import type { ProviderRegistry, ProviderStatus } from '../core/registry.js';
 import { createRunContext, type RunContext } from '../core/run-context.js';
 import { describeError } from './describe-error.js';
 import { destroyQuietly, type Report } from './destroy-quietly.js';
@@ -57,6 +57,32 @@ async function destroyAll(
     const error = await destroyQuietly(machine, { keepArtifacts, report });
     if (error) errors.push(error);
   }
+  return errors;
+}
+
+/** Removes every resource of `run` on each available provider; failures are reported and returned. */
+async function removeRunEverywhere(
+  registry: ProviderRegistry,
+  statuses: readonly ProviderStatus[],
+  run: RunContext,
+  report: Report,
+): Promise<Error[]> {
+  const available = statuses.filter((s) => s.available).map((s) => s.provider.id);
+  const results = await Promise.all(
+    available.map(async (id) => {
+      try {
+        const removal = await registry.get(id)?.removeRun?.(run.runId);
+        return (removal?.failed ?? []).map(
+          (f) => new Error(`${id}: ${f.resource.name}: ${f.error}`),
+        );
+      } catch (error) {
+        return [new Error(`${id}: ${describeError(error)}`)];
+      }
+    }),
+  );
+  const errors = results.flat();
+  for (const error of errors)
+    report(`testbed: could not remove what run ${run.runId} left: ${error.message}`);
   return errors;
 }
 
@@ -135,7 +161,13 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
     },
     machines,
     async stop(stopOptions = {}) {
-      const errors = await destroyAll(created, log, stopOptions.keepArtifacts ?? false);
+      const keep = stopOptions.keepArtifacts ?? false;
+      const errors = await destroyAll(created, log, keep);
+      // Whatever test processes left (a crashed worker's machine, the run directory) goes too,
+      // unless failed machines' artifacts are being kept for inspection.
+      if (errors.length === 0 && !keep && !options.keepOnFailure) {
+        errors.push(...(await removeRunEverywhere(registry, statuses, run, log)));
+      }
       // With leftovers the watchdog stays: it removes them once this process exits.
       if (errors.length === 0) await watchdog.stop();
       if (errors.length > 0) {
