@@ -32,7 +32,9 @@ export async function aptStateFingerprint(
       : [path];
     for (const entry of entries) {
       const s = await stat(entry).catch(() => undefined);
-      hash.update(`${entry} ${s?.size ?? '-'} ${s?.mtimeMs ?? '-'}\n`);
+      // apt touches its lock and partial/ on every download; only the lists themselves matter.
+      if (!s?.isFile() || entry.endsWith('/lock')) continue;
+      hash.update(`${entry} ${s.size} ${s.mtimeMs}\n`);
     }
   }
   return hash.digest('hex');

@@ -1,8 +1,9 @@
 import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ImageBuildError, isTestbedError } from '../core/errors.js';
 import type { RunCommand } from '../core/run-command.js';
 import { aptStateFingerprint } from './apt-state-fingerprint.js';
+import { prepareCacheDir } from './prepare-cache-dir.js';
 import type { ProgressReporter } from './progress.js';
 
 /** One Debian binary package as apt knows it: enough to download it and pin it in a cache key. */
@@ -97,7 +98,8 @@ export async function resolveDebianPackagesCached(
   // Written to a unique name and renamed, so a concurrent reader never sees half a file; a
   // read-only cache simply does without the memo.
   const temp = `${memoPath}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify({ fingerprint, packages }))
+  await prepareCacheDir(dirname(memoPath))
+    .then(() => writeFile(temp, JSON.stringify({ fingerprint, packages })))
     .then(() => rename(temp, memoPath))
     .catch(() => rm(temp, { force: true }));
   return packages;
