@@ -1,6 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InvalidSpecError } from '../core/errors.js';
 import { type RunCommand, runCommand } from '../core/run-command.js';
@@ -78,7 +77,9 @@ export async function createNoCloudSeed(
   }
   const { path, instanceId, hostname, authorizedKeys } = parsed.data;
   const { xorriso } = await requireTools(['xorriso'], 'Building a NoCloud seed', env);
-  const dir = await mkdtemp(join(tmpdir(), 'testbed-seed-'));
+  // Next to the ISO, so a process killed mid-build leaves its scraps in the machine's own
+  // directory (removed with the machine) rather than in /tmp.
+  const dir = await mkdtemp(join(dirname(path), '.seed-'));
   try {
     await writeFile(join(dir, 'meta-data'), renderMetaData(instanceId, hostname));
     await writeFile(join(dir, 'user-data'), renderUserData(hostname, authorizedKeys));

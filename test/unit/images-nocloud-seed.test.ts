@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,6 +54,8 @@ describe('createNoCloudSeed', () => {
       'user-data': renderUserData('web', [key]),
       'meta-data': renderMetaData('i-1', 'web'),
     });
+    // The staging directory next to the ISO is gone (the fake xorriso wrote no ISO).
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('reports every bad field at once', async () => {
@@ -91,5 +93,6 @@ describe('createNoCloudSeed', () => {
     const opts = { path, instanceId: 'i', hostname: 'h', authorizedKeys: [key] };
     await expect(createNoCloudSeed(opts, run)).rejects.toThrow(/disk full/);
     await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readdir(dir)).toEqual([]);
   });
 });
