@@ -96,8 +96,30 @@ describe.skipIf(!available && !process.env.CI)(
         await exec(machine, 'dd if=/dev/urandom of=/root/blob bs=1M count=8 && sync');
         expect(await sha256(base)).toBe(before);
       } finally {
-        await machine.destroy();
+        await machine.destroy({ keepArtifacts: true });
       }
+      // Kept for a failure report: the domain is gone, its overlay and log stay until removeRun.
+      expect(domains()).not.toContain(machine.name);
+      expect(existsSync(machine.state.disk)).toBe(true);
+      expect(existsSync(machine.state.serialLog)).toBe(true);
+    });
+
+    it('snapshots: machines restored from it start from the saved disk state', async () => {
+      const source = (await provisioner.provision({})) as LibvirtMachine;
+      const snapshot = await source.snapshot();
+      let restored: Machine | undefined;
+      try {
+        await exec(source, 'echo after-snapshot > /root/later && sync');
+        restored = await snapshot.restore();
+        const later = await restored.exec?.(['test', '-e', '/root/later']);
+        expect(later?.exitCode).toBe(1);
+        expect((await exec(restored, 'uname -r')).trim()).toMatch(/cloud-amd64$/);
+      } finally {
+        await restored?.destroy();
+        await snapshot.destroy();
+        await source.destroy();
+      }
+      expect(existsSync(source.state.dir)).toBe(false);
     });
 
     it('clones: the source state is visible in the clone, later clone writes are not in the source', async () => {

@@ -382,8 +382,10 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       this.#leases.acquire([dir, ...plan.dependencies]);
       return machine;
     } catch (error) {
+      // Explained first: the console tail is read before undoing removes the log.
+      const explained = await this.#explain(error, name, machine, plan);
       for (const step of undo.reverse()) await step().catch(() => undefined);
-      throw await this.#explain(error, name, machine, plan);
+      throw explained;
     }
   }
 
