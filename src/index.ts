@@ -65,6 +65,17 @@ export type { ProviderStatus, RegistryOptions, Selection } from './core/registry
 export { ProviderRegistry } from './core/registry.js';
 export type { RunContext, RunOwner } from './core/run-context.js';
 export { createRunContext, isOwnerAlive } from './core/run-context.js';
+export type { EnsuredImage } from './images/ensure-image.js';
+export { buildImage, ensureImage } from './images/ensure-image.js';
+export type { ImageOptions } from './images/image-options.js';
+export type { CachedImage } from './images/list-images.js';
+export { listImages } from './images/list-images.js';
+export type { NoCloudSeedOptions } from './images/nocloud-seed.js';
+export { createNoCloudSeed } from './images/nocloud-seed.js';
+export { removeImage } from './images/remove-image.js';
+export type { VmImage } from './images/resolve-vm-image.js';
+export { resolveVmImage } from './images/resolve-vm-image.js';
+export type { VmImageManifest } from './images/vm-image-manifest.js';
 export type {
   DefaultImage,
   DockerMachine,
@@ -83,3 +94,8 @@ export type { SweepOptions, SweepReport } from './reaper/sweep-dead-runs.js';
 export { sweepDeadRuns } from './reaper/sweep-dead-runs.js';
 export type { DefaultRegistryOptions } from './registry.js';
 export { VmBackendRegistry } from './registry.js';
+export type { SshKeyPair } from './ssh/generate-ssh-key-pair.js';
+export { generateSshKeyPair } from './ssh/generate-ssh-key-pair.js';
+export { sshExec } from './ssh/ssh-exec.js';
+export type { SshTarget } from './ssh/ssh-target.js';
+export { waitForSsh } from './ssh/wait-for-ssh.js';

@@ -11,6 +11,8 @@ export interface RunCommandOptions {
   input?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Working directory of the tool. */
+  cwd?: string;
   /** When false, a non-zero exit resolves instead of rejecting. Default true. */
   reject?: boolean;
 }
@@ -41,6 +43,7 @@ export const runCommand: RunCommand = async (file, args, options = {}) => {
     ...(options.signal ? { cancelSignal: options.signal } : {}),
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   if (result.timedOut) throw new TimeoutError(`\`${printable}\``, options.timeoutMs ?? 0);
   if (result.isCanceled) throw options.signal?.reason ?? new Error(`\`${printable}\` was aborted`);

@@ -142,8 +142,9 @@ export async function downloadDebianPackages(
   const temp = await mkdtemp(join(debDir, '.download-'));
   try {
     const specs = missing.map((p) => `${p.name}=${p.version}`);
-    // apt-get download writes into its working directory; env -C sets it without a shell.
-    await run('env', ['-C', temp, 'apt-get', 'download', '-q', ...specs], {
+    // apt-get download writes into its working directory.
+    await run('apt-get', ['download', '-q', ...specs], {
+      cwd: temp,
       timeoutMs: 600_000,
       ...(signal ? { signal } : {}),
     }).catch((error: unknown) => {

@@ -96,21 +96,22 @@ describe('downloading packages', () => {
 
   it('downloads pinned versions through apt-get in a temp dir, then moves them in', async () => {
     const calls: string[][] = [];
-    const run: RunCommand = async (file, args) => {
-      calls.push([file, ...args]);
-      await writeFile(join(args[1] as string, 'busybox-static_1%3a1.35.0-4_amd64.deb'), 'deb!');
+    const run: RunCommand = async (file, args, options) => {
+      calls.push([file, ...args, `cwd=${options?.cwd}`]);
+      await writeFile(
+        join(options?.cwd as string, 'busybox-static_1%3a1.35.0-4_amd64.deb'),
+        'deb!',
+      );
       return { stdout: '', stderr: '', exitCode: 0 };
     };
     const [path] = await downloadDebianPackages([pkg], debDir, run, () => {});
     expect(path).toBe(join(debDir, 'busybox-static_1%3a1.35.0-4_amd64.deb'));
     expect(calls[0]).toEqual([
-      'env',
-      '-C',
-      expect.stringContaining('.download-'),
       'apt-get',
       'download',
       '-q',
       'busybox-static=1:1.35.0-4',
+      expect.stringMatching(/^cwd=.*\.download-/),
     ]);
     expect(await readdir(debDir)).toEqual(['busybox-static_1%3a1.35.0-4_amd64.deb']);
     // Already there with the right size: no second download.
@@ -119,8 +120,8 @@ describe('downloading packages', () => {
   });
 
   it('leaves no partial .deb when the download fails, and says how to check the mirror', async () => {
-    const run: RunCommand = async (_file, args) => {
-      await writeFile(join(args[1] as string, 'busybox-static_1%3a1.35.0-4_amd64.deb'), 'de');
+    const run: RunCommand = async (_file, _args, options) => {
+      await writeFile(join(options?.cwd as string, 'busybox-static_1%3a1.35.0-4_amd64.deb'), 'de');
       throw new Error('Could not resolve deb.debian.org');
     };
     const error = await downloadDebianPackages([pkg], debDir, run, () => {}).catch(
