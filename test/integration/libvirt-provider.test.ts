@@ -1,13 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, existsSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
 import { isTestbedError } from '../../src/core/errors.js';
 import type { Machine, VmProvisioner } from '../../src/core/provider.js';
+import { runCommand } from '../../src/core/run-command.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
+import { findFreePort } from '../../src/providers/libvirt/free-port.js';
+import { createImageResolver } from '../../src/providers/libvirt/image-resolver.js';
 import { LibvirtProvider } from '../../src/providers/libvirt/index.js';
 import type { LibvirtMachine } from '../../src/providers/libvirt/libvirt-machine.js';
+import { LibvirtProvisioner } from '../../src/providers/libvirt/provisioner.js';
+import { Virsh } from '../../src/providers/libvirt/virsh.js';
 import { testProvider } from '../contract/provider-contract.js';
 
 const config = loadConfig();
@@ -239,6 +246,40 @@ describe.skipIf(!available && !process.env.CI)(
         expect(leftovers()).toEqual([]);
         const after = execFileSync('ls', [`${config.stateDir}/${run.runId}`], { encoding: 'utf8' });
         expect(after).toBe(before);
+      });
+
+      it('a port taken between choosing and binding: chosen again, not fatal', async () => {
+        const taken = createServer().listen(0, '127.0.0.1');
+        await once(taken, 'listening');
+        const busy = (taken.address() as AddressInfo).port;
+        const offered: number[] = [];
+        const racy = new LibvirtProvisioner({
+          config,
+          run,
+          virsh: new Virsh(uri),
+          runCommand,
+          resolveImage: createImageResolver({
+            cacheDir: config.baseImagePath,
+            run: runCommand,
+            env: process.env,
+          }),
+          accelerator: async () => ({ accelerator: 'tcg', verified: true }),
+          choosePort: async () => {
+            const port = offered.length === 0 ? busy : await findFreePort();
+            offered.push(port);
+            return port;
+          },
+        });
+        try {
+          const machine = await racy.provision({});
+          expect(offered[0]).toBe(busy);
+          expect(machine.ssh?.port).toBe(offered.at(-1));
+          expect(machine.ssh?.port).not.toBe(busy);
+          await machine.destroy();
+        } finally {
+          taken.close();
+        }
+        expect(leftovers()).toEqual([]);
       });
 
       it('an abort during provisioning', async () => {

@@ -45,7 +45,7 @@ describe('parseVmSpec', () => {
       networks: [{ name: 'n', providerId: 'docker' }],
     });
     expect(problems.join('\n')).toMatch(/memoryMiB: must be a whole number/);
-    expect(problems.join('\n')).toMatch(/unknown option memroy/);
+    expect(problems.join('\n')).toMatch(/unknown option\(s\) memroy/);
     expect(problems.join('\n')).toMatch(/networks\.0: must be networks made by the libvirt/);
   });
 

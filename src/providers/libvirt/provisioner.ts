@@ -69,6 +69,8 @@ export interface LibvirtProvisionerOptions {
   resolveImage: VmImageResolver;
   /** The accelerator to use, probed with the kernel about to boot. */
   accelerator: (kernel: string | undefined, signal?: AbortSignal) => Promise<AcceleratorChoice>;
+  /** Chooses the loopback port forwarded to the guest's SSH. Default: a free one. */
+  choosePort?: () => Promise<number>;
 }
 
 /** Everything one boot needs, whether from a base image (provision) or a frozen layer (clone). */
@@ -328,7 +330,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       const xmlPath = join(dir, 'domain.xml');
       let sshPort = 0;
       for (let attempt = 1; ; attempt++) {
-        sshPort = await findFreePort();
+        sshPort = await (this.options.choosePort ?? findFreePort)();
         const xml = buildDomainXml({
           name,
           accelerator,

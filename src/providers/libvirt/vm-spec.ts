@@ -81,14 +81,21 @@ export interface LibvirtMachineSpec extends MachineSpec {
 export function parseVmSpec(spec: MachineSpec = {}): LibvirtVmSpec {
   const result = schema.safeParse(spec);
   if (result.success) return result.data;
+  const valueAt = (path: readonly PropertyKey[]): unknown =>
+    path.reduce<unknown>((value, key) => (value as Record<PropertyKey, unknown>)?.[key], spec);
   throw new InvalidSpecError(
-    result.error.issues.map((issue) => ({
-      path: issue.path.length > 0 ? issue.path.join('.') : '(spec)',
-      message:
-        issue.code === 'unrecognized_keys'
-          ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`
-          : `${issue.message}${'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : ''}`,
-    })),
+    result.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return { path: '(spec)', message: `unknown option(s) ${issue.keys.join(', ')}` };
+      }
+      const value = valueAt(issue.path);
+      const shown =
+        typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : undefined;
+      return {
+        path: issue.path.length > 0 ? issue.path.join('.') : '(spec)',
+        message: shown === undefined ? issue.message : `${issue.message} (got ${shown})`,
+      };
+    }),
     {
       fix: 'Correct the options above; see LibvirtMachineSpec for what the libvirt provider accepts.',
     },
