@@ -205,8 +205,8 @@ export interface VmBackendProvider {
   readonly setupHint: string;
   /** Fast availability check with no connection; false when the backend does not apply here; never throws. */
   isAvailable(signal?: AbortSignal): Promise<boolean>;
-  /** Why `isAvailable()` said false (what was looked for and not found); fast, never throws. */
-  unavailableReason?(): Promise<string>;
+  /** Why `isAvailable()` says false (what was looked for and not found), undefined when available; fast, never throws. */
+  unavailableReason?(): Promise<string | undefined>;
   /** Capabilities offered. */
   capabilities(): VmCapability[];
   /** Kind of machine managed. */

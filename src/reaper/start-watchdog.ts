@@ -92,6 +92,9 @@ async function spawnWatchdog(run: RunContext, options: WatchdogOptions): Promise
   const env = options.env ?? process.env;
   const stateDir = options.stateDir ?? loadConfig(env).stateDir;
   const paths = watchdogPaths(stateDir, run.runId);
+  // The state dir is shared with libvirt's qemu user, which must traverse it: only the
+  // watchdog's own folder is private.
+  mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   if (!claimLock(paths.lock)) {
     const [pid] = readFileSync(paths.lock, 'utf8').trim().split(' ').map(Number);

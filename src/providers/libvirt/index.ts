@@ -18,6 +18,7 @@ import {
   cachedAccelerator,
   probeAccelerator,
 } from './accelerator-probe.js';
+import { findOnPath } from './find-on-path.js';
 import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
 import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
@@ -83,13 +84,24 @@ export class LibvirtProvider implements VmBackendProvider {
     this.#virsh = new Virsh(this.#config.libvirtUri, this.#run);
   }
 
-  /** True when the libvirt socket of the URI exists (or the URI is remote); no connection, never throws. */
+  /** True when `virsh` is on PATH and the URI's socket exists (or the URI is remote); no connection, never throws. */
   async isAvailable(_signal?: AbortSignal): Promise<boolean> {
+    return (await this.unavailableReason()) === undefined;
+  }
+
+  /** Why libvirt is not usable here: no `virsh`, or no daemon socket for the URI; undefined when it is. */
+  async unavailableReason(): Promise<string | undefined> {
     try {
+      if (!findOnPath('virsh', this.#env, this.#exists)) {
+        return 'virsh is not on PATH (Debian: apt-get install libvirt-clients)';
+      }
       const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
-      return socket.remote || socket.candidates.some((path) => this.#exists(path));
-    } catch {
-      return false;
+      if (socket.remote || socket.candidates.some((path) => this.#exists(path))) return undefined;
+      return socket.candidates.length === 0
+        ? `${this.#config.libvirtUri} is not a libvirt URI testbed can parse`
+        : `libvirtd is not running for ${this.#config.libvirtUri} (no socket at ${socket.candidates.join(' or ')})`;
+    } catch (error) {
+      return `could not look for libvirt: ${String(error)}`;
     }
   }
 
