@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
-import { createRegistry } from '../vitest/registry-factory.js';
-import { type StartedRun, startRun } from '../vitest/start-run.js';
-import { parseTestbedOptions } from '../vitest/testbed-options.js';
+import { createRegistry } from '../harness/registry-factory.js';
+import { type StartedRun, startRun } from '../harness/start-run.js';
+import { parseTestbedOptions } from '../harness/testbed-options.js';
 import { resolveModule } from './resolve-module.js';
 import { RUN_FILE_VARIABLE, removeRunFile, writeRunFile } from './run-file.js';
 

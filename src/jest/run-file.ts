@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { RunSnapshot } from '../vitest/run-snapshot.js';
+import type { RunSnapshot } from '../harness/run-snapshot.js';
 
 /** Environment variable naming the run file; Jest workers inherit it from the global setup. */
 export const RUN_FILE_VARIABLE = 'TESTBED_JEST_RUN_FILE';

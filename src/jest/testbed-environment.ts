@@ -1,9 +1,9 @@
 import { pathToFileURL } from 'node:url';
 import type { Machine, MachineSpec } from '../core/provider.js';
-import { describeError } from '../vitest/describe-error.js';
-import { destroyQuietly } from '../vitest/destroy-quietly.js';
-import { collectDiagnostics, formatDiagnostics } from '../vitest/failure-diagnostics.js';
-import { MachineSource } from '../vitest/machine-source.js';
+import { describeError } from '../harness/describe-error.js';
+import { destroyQuietly } from '../harness/destroy-quietly.js';
+import { collectDiagnostics, formatDiagnostics } from '../harness/failure-diagnostics.js';
+import { MachineSource } from '../harness/machine-source.js';
 import { fileState } from './file-state.js';
 import { loadNodeEnvironment } from './load-node-environment.js';
 import { parseNeedsPragma } from './parse-needs-pragma.js';

@@ -1,7 +1,7 @@
 import { type CapabilityString, formatCapability, parseNeeds } from '../core/capabilities.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
-import type { MachineWith } from '../vitest/machine-with.js';
-import type { OnUnmet } from '../vitest/testbed-options.js';
+import type { MachineWith } from '../harness/machine-with.js';
+import type { OnUnmet } from '../harness/testbed-options.js';
 import { fileState } from './file-state.js';
 import { readRunFile } from './run-file.js';
 import type { TestbedGlobal } from './testbed-environment.js';

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { createRegistry } from './registry-factory.js';
-import { startRun } from './start-run.js';
+import { createRegistry } from '../harness/registry-factory.js';
+import { startRun } from '../harness/start-run.js';
 import './provided-context.js';
 
 /**

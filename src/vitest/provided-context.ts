@@ -1,6 +1,6 @@
-import type { FailureDiagnostics } from './failure-diagnostics.js';
-import type { RunSnapshot } from './run-snapshot.js';
-import type { ResolvedTestbedOptions } from './testbed-options.js';
+import type { FailureDiagnostics } from '../harness/failure-diagnostics.js';
+import type { RunSnapshot } from '../harness/run-snapshot.js';
+import type { ResolvedTestbedOptions } from '../harness/testbed-options.js';
 
 /** The key under which the run snapshot is provided to test processes. */
 export const SNAPSHOT_KEY = 'testbed';

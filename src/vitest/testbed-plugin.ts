@@ -2,8 +2,8 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import type { Vite, VitestPluginContext } from 'vitest/node';
+import { parseTestbedOptions, type TestbedOptions } from '../harness/testbed-options.js';
 import { globalSetupPath } from './global-setup-path.js';
-import { parseTestbedOptions, type TestbedOptions } from './testbed-options.js';
 import { TestbedReporter } from './testbed-reporter.js';
 
 /** Vitest's default 5 s cannot boot a VM under TCG; used when the config sets no timeout. */

@@ -1,5 +1,5 @@
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
-import { type FailureDiagnostics, formatDiagnostics } from './failure-diagnostics.js';
+import { type FailureDiagnostics, formatDiagnostics } from '../harness/failure-diagnostics.js';
 
 /** Prints the machine diagnostics recorded in `task.meta.testbed` under each failed test. */
 export class TestbedReporter implements Reporter {

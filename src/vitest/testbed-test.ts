@@ -2,12 +2,12 @@ import { inject, type TestAPI, test as vitestTest } from 'vitest';
 import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
-import { describeError } from './describe-error.js';
-import { destroyQuietly } from './destroy-quietly.js';
-import { collectDiagnostics } from './failure-diagnostics.js';
-import { MachineSource } from './machine-source.js';
-import type { MachineWith } from './machine-with.js';
-import type { OnUnmet } from './testbed-options.js';
+import { describeError } from '../harness/describe-error.js';
+import { destroyQuietly } from '../harness/destroy-quietly.js';
+import { collectDiagnostics } from '../harness/failure-diagnostics.js';
+import { MachineSource } from '../harness/machine-source.js';
+import type { MachineWith } from '../harness/machine-with.js';
+import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
 
 /** How long a machine lives: one test, one file, or one worker process. */

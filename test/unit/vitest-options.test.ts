@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { parseTestbedOptions } from '../../src/harness/testbed-options.js';
 import { ConfigError } from '../../src/index.js';
-import { parseTestbedOptions } from '../../src/vitest/testbed-options.js';
 
 function problemsOf(input: unknown): string {
   try {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { noGuard, type RunGuard } from '../../src/harness/run-guard.js';
+import { startRun } from '../../src/harness/start-run.js';
+import { parseTestbedOptions } from '../../src/harness/testbed-options.js';
 import { NoMatchingProviderError, ProviderRegistry } from '../../src/index.js';
-import { noGuard, type RunGuard } from '../../src/vitest/run-guard.js';
-import { startRun } from '../../src/vitest/start-run.js';
-import { parseTestbedOptions } from '../../src/vitest/testbed-options.js';
 import { FakeProvider, type FakeProviderOptions } from '../fixtures/fake-provider.js';
 
 const dirs: string[] = [];

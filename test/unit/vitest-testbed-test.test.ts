@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf } from 'vitest';
+import type { MachineWith } from '../../src/harness/machine-with.js';
 import {
   type CapabilityString,
   InvalidCapabilityError,
@@ -9,7 +10,6 @@ import {
   ProviderRegistry,
   type SshConnectionInfo,
 } from '../../src/index.js';
-import type { MachineWith } from '../../src/vitest/machine-with.js';
 import { testbedTest } from '../../src/vitest/testbed-test.js';
 import { FakeProvider } from '../fixtures/fake-provider.js';
 
