@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 
 /** The process that owns a run's resources: a pid alone is reused, pid + start time is not. */
 export interface RunOwner {
@@ -7,6 +8,11 @@ export interface RunOwner {
   pid: number;
   /** Process start time in clock ticks since boot (from /proc), or 0 where unknown. */
   startTime: number;
+  /**
+   * Where `pid` and `startTime` mean something (`currentHost()` of the stamping process); absent
+   * in stamps written before hosts were recorded, which are taken to be this host's.
+   */
+  host?: string | undefined;
 }
 
 /** Identity of one test run; stamped on every resource testbed creates. */
@@ -29,8 +35,35 @@ export function processStartTime(pid: number): number {
   }
 }
 
-/** True while the process that owns a run is alive (same pid and same start time). */
+let cachedHost: string | undefined;
+
+const attempt = (read: () => string): string | undefined => {
+  try {
+    return read().trim() || undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** This boot of this machine in this pid namespace: the only place a stamp's pid can be probed. */
+export function currentHost(): string {
+  // A reboot changes the boot id (no process of the old boot is alive), and containers sharing a
+  // kernel share it too, so the pid namespace tells their pids apart.
+  if (cachedHost === undefined) {
+    const bootId = attempt(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'));
+    const pidNamespace = attempt(() => readlinkSync('/proc/self/ns/pid'));
+    cachedHost = bootId ? [bootId, pidNamespace].filter(Boolean).join('/') : hostname();
+  }
+  return cachedHost;
+}
+
+/**
+ * True unless the run's owner is known to be dead: on this host, while a process with the same
+ * pid and start time runs; an owner stamped on another host (or boot) cannot be probed from here,
+ * so it counts as alive. A stamp without a host is probed here.
+ */
 export function isOwnerAlive(owner: RunOwner): boolean {
+  if (owner.host !== undefined && owner.host !== currentHost()) return true;
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
@@ -47,5 +80,8 @@ export function shortId(length = 8): string {
 
 /** Creates the context of a new run owned by `pid` (default: this process). */
 export function createRunContext(pid: number = process.pid): RunContext {
-  return { runId: shortId(8), owner: { pid, startTime: processStartTime(pid) } };
+  return {
+    runId: shortId(8),
+    owner: { pid, startTime: processStartTime(pid), host: currentHost() },
+  };
 }

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { isOwnerAlive, type RunOwner } from '../core/run-context.js';
+import { currentHost, isOwnerAlive, type RunOwner } from '../core/run-context.js';
 
-/** Whether a run's owning process still runs; `unknown` when the stamp names no valid process. */
+/**
+ * Whether a run's owning process still runs; `unknown` when the stamp names no valid process or
+ * one on another host.
+ */
 export type OwnerState = 'alive' | 'dead' | 'unknown';
 
 /** Reads `/proc/<pid>/stat`; undefined where there is no procfs or no such process. */
@@ -18,10 +21,13 @@ const readProcStat: ReadProcStat = (pid) => {
 /**
  * The state of a run's owner. Stricter than `isOwnerAlive`: a zombie (killed, not yet reaped by
  * its parent) counts as dead, and a pid that is not a positive integer is `unknown`, never
- * probed (`kill(0)` would address a whole process group).
+ * probed (`kill(0)` would address a whole process group). An owner stamped on another host
+ * (another machine sharing the Docker or libvirt daemon, or an earlier boot) is `unknown`: its
+ * pid means nothing here. A stamp without a host predates hosts and is probed here.
  */
 export function ownerState(owner: RunOwner, readStat: ReadProcStat = readProcStat): OwnerState {
   if (!Number.isInteger(owner.pid) || owner.pid <= 0) return 'unknown';
+  if (owner.host !== undefined && owner.host !== currentHost()) return 'unknown';
   const stat = readStat(owner.pid);
   if (stat === undefined) return isOwnerAlive(owner) ? 'alive' : 'dead';
   // Fields after the command name's last ')' are fixed: state first, start time 20th.

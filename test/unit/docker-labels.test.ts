@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { LABELS, readRunStamp, runFilter, runLabels } from '../../src/providers/docker/labels.js';
 
-const run = { runId: 'abcd1234', owner: { pid: 4242, startTime: 987654 } };
+const run = { runId: 'abcd1234', owner: { pid: 4242, startTime: 987654, host: 'boot-1/pid:[1]' } };
 
 describe('docker labels', () => {
-  it('stamps run, owner pid, owner start time and creation time', () => {
+  it('stamps run, owner pid, start time and host, and creation time', () => {
     expect(runLabels(run, { 'testbed.machine': 'm' }, 1_700_000_000_000)).toEqual({
       'testbed.machine': 'm',
       'testbed.run': 'abcd1234',
       'testbed.owner.pid': '4242',
       'testbed.owner.start': '987654',
+      'testbed.owner.host': 'boot-1/pid:[1]',
       'testbed.created': '1700000000000',
     });
   });
@@ -20,6 +21,14 @@ describe('docker labels', () => {
 
   it('reads back what it wrote', () => {
     expect(readRunStamp(runLabels(run, {}, 5))).toEqual({ ...run, createdAt: 5 });
+  });
+
+  it('reads a stamp from before hosts were recorded with no owner host', () => {
+    const { host: _, ...hostless } = run.owner;
+    const labels = runLabels({ ...run, owner: hostless }, {}, 5);
+    expect(labels).not.toHaveProperty(LABELS.ownerHost);
+    expect(readRunStamp(labels)?.owner).toStrictEqual({ pid: 4242, startTime: 987654 });
+    expect(readRunStamp({ ...labels, [LABELS.ownerHost]: '' })?.owner).not.toHaveProperty('host');
   });
 
   it('ignores resources that are not testbed’s or whose stamp is damaged', () => {

@@ -23,7 +23,7 @@ function definition(overrides: Partial<DomainDefinition> = {}): DomainDefinition
     networks: [],
     metadata: {
       runId: 'abcd1234',
-      owner: { pid: 4242, startTime: 9999 },
+      owner: { pid: 4242, startTime: 9999, host: `boot-1/pid:[4026531836]${hostile}` },
       createdAt: 1_700_000_000_000,
       paths: { disk: '/state/run/m/disk-0.qcow2' },
     },
@@ -108,8 +108,9 @@ describe('buildDomainXml', () => {
 });
 
 describe('testbed metadata', () => {
-  it('round-trips through domain and network XML', () => {
+  it('round-trips through domain and network XML, owner host included', () => {
     const { metadata } = definition();
+    expect(readTestbedMetadata(buildDomainXml(definition()))?.owner.host).toBe(metadata.owner.host);
     expect(readTestbedMetadata(buildDomainXml(definition()))).toEqual(metadata);
     expect(readTestbedMetadata(buildNetworkXml('testbed-abcd1234-net', metadata))).toEqual(
       metadata,
@@ -126,6 +127,14 @@ describe('testbed metadata', () => {
       createdAt: 9,
       paths: { dir: '/d' },
     });
+  });
+
+  it('reads an object defined before hosts were recorded with no owner host', () => {
+    const { metadata } = definition();
+    const { host: _, ...hostless } = metadata.owner;
+    const xml = buildDomainXml(definition({ metadata: { ...metadata, owner: hostless } }));
+    expect(xml).not.toContain('owner-host');
+    expect(readTestbedMetadata(xml)?.owner).toStrictEqual({ pid: 4242, startTime: 9999 });
   });
 
   it('is undefined for domains testbed did not make and for garbage', () => {

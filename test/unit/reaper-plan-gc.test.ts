@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { OwnedResource } from '../../src/core/provider.js';
-import type { RunOwner } from '../../src/core/run-context.js';
+import { currentHost, type RunOwner } from '../../src/core/run-context.js';
 import { groupByRun } from '../../src/reaper/group-by-run.js';
-import type { OwnerState } from '../../src/reaper/owner-state.js';
+import { type OwnerState, ownerState } from '../../src/reaper/owner-state.js';
 import { planGc } from '../../src/reaper/plan-gc.js';
 
 const NOW = 1_000_000_000;
@@ -125,5 +127,25 @@ describe('planGc', () => {
     expect(removed(decisions)).not.toContain('dead-new');
     expect(removed(decisions)).not.toContain('live-old');
     expect(decisions.find((d) => d.run.runId === 'dead-new')?.reason).toBe('the current run');
+  });
+
+  it('never removes a run owned on another host as dead, only as old', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const gone = { pid: child.pid as number, startTime: 0 };
+    const real = groupByRun(
+      [
+        resource('foreign-old', { ...gone, host: 'another-boot/pid:[1]' }, 3 * HOUR),
+        resource('here-dead', { ...gone, host: currentHost() }, 1000),
+        resource('hostless-dead', gone, 1000),
+      ],
+      (owner) => ownerState(owner),
+      NOW,
+    );
+    const decisions = planGc(real);
+    expect(removed(decisions)).toEqual(['here-dead', 'hostless-dead']);
+    expect(decisions.find((d) => d.run.runId === 'foreign-old')?.reason).toBe('owner unknown');
+    expect(removed(planGc(real, { olderThanMs: HOUR }))).toContain('foreign-old');
   });
 });

@@ -5,6 +5,7 @@ export const LABELS = {
   run: 'testbed.run',
   ownerPid: 'testbed.owner.pid',
   ownerStart: 'testbed.owner.start',
+  ownerHost: 'testbed.owner.host',
   created: 'testbed.created',
   machine: 'testbed.machine',
 } as const;
@@ -30,6 +31,7 @@ export function runLabels(
     [LABELS.run]: run.runId,
     [LABELS.ownerPid]: String(run.owner.pid),
     [LABELS.ownerStart]: String(run.owner.startTime),
+    ...(run.owner.host ? { [LABELS.ownerHost]: run.owner.host } : {}),
     [LABELS.created]: String(now),
   };
 }
@@ -43,9 +45,11 @@ export function readRunStamp(
   const startTime = Number(labels?.[LABELS.ownerStart] ?? 0);
   if (!runId || !Number.isInteger(pid) || pid <= 0 || !Number.isFinite(startTime)) return undefined;
   const created = Number(labels?.[LABELS.created]);
+  // Stamps from before hosts were recorded carry none: the reaper then probes the pid here.
+  const host = labels?.[LABELS.ownerHost] || undefined;
   return {
     runId,
-    owner: { pid, startTime },
+    owner: host ? { pid, startTime, host } : { pid, startTime },
     createdAt: Number.isFinite(created) && created > 0 ? created : undefined,
   };
 }

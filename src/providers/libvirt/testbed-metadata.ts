@@ -23,6 +23,7 @@ export function appendTestbedMetadata(parent: XMLBuilder, metadata: TestbedMetad
     run: metadata.runId,
     'owner-pid': String(metadata.owner.pid),
     'owner-start-time': String(metadata.owner.startTime),
+    ...(metadata.owner.host ? { 'owner-host': metadata.owner.host } : {}),
     'created-at': String(metadata.createdAt),
   });
   for (const [role, path] of Object.entries(metadata.paths)) {
@@ -59,9 +60,13 @@ export function readTestbedMetadata(xml: string): TestbedMetadata | undefined {
     if (role && value) paths[role] = value;
   }
   const number = (name: string) => Number(resource.getAttribute(name) ?? 0) || 0;
+  const owner: RunOwner = { pid: number('owner-pid'), startTime: number('owner-start-time') };
+  // Objects defined before hosts were recorded carry none: the reaper then probes the pid here.
+  const host = resource.getAttribute('owner-host');
+  if (host) owner.host = host;
   return {
     runId,
-    owner: { pid: number('owner-pid'), startTime: number('owner-start-time') },
+    owner,
     createdAt: number('created-at'),
     paths,
   };
