@@ -204,9 +204,18 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   ): Promise<Machine> {
     const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
     const frozen = await this.#freeze(source, options.signal);
-    const dependencies = [source.state.dir, ...source.state.dependencies];
+    return this.#bootFrom(source, frozen, hint, options.signal);
+  }
+
+  /** Boots a new machine like `source` (size, boot files, key) on an overlay of `frozen`. */
+  #bootFrom(
+    source: LibvirtMachine,
+    frozen: string,
+    nameHint: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Machine> {
     return this.#boot({
-      nameHint: hint,
+      nameHint,
       backing: frozen,
       boot: source.state.boot,
       memoryMiB: source.state.memoryMiB,
@@ -214,11 +223,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       networks: [],
       sshUser: source.state.ssh.username,
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
-      dependencies,
+      dependencies: [source.state.dir, ...source.state.dependencies],
       readyPattern: undefined,
       timeoutMs: CLONE_TIMEOUT_MS,
       deadline: AbortSignal.timeout(CLONE_TIMEOUT_MS),
-      signal: options.signal,
+      signal,
     });
   }
 
@@ -230,20 +239,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     let released: Promise<void> | undefined;
     return {
       id: frozen,
-      restore: () =>
-        this.#boot({
-          backing: frozen,
-          boot: source.state.boot,
-          memoryMiB: source.state.memoryMiB,
-          vcpus: source.state.vcpus,
-          networks: [],
-          sshUser: source.state.ssh.username,
-          keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
-          dependencies,
-          readyPattern: undefined,
-          timeoutMs: CLONE_TIMEOUT_MS,
-          deadline: AbortSignal.timeout(CLONE_TIMEOUT_MS),
-        }),
+      restore: () => this.#bootFrom(source, frozen, undefined, undefined),
       destroy: () => {
         released ??= this.#leases.release(dependencies);
         return released;
