@@ -68,7 +68,7 @@ export { createRunContext, isOwnerAlive } from './core/run-context.js';
 export type { EnsuredImage } from './images/ensure-image.js';
 export { buildImage, ensureImage } from './images/ensure-image.js';
 export type { ImageOptions } from './images/image-options.js';
-export type { CachedImage } from './images/list-images.js';
+export type { CachedImage, ImageListing } from './images/list-images.js';
 export { listImages } from './images/list-images.js';
 export type { NoCloudSeedOptions } from './images/nocloud-seed.js';
 export { createNoCloudSeed } from './images/nocloud-seed.js';

@@ -62,9 +62,11 @@ async function runImagesAction(
       io.stdout(`${image.name} ${image.key} ${verb}: ${image.location}\n`);
     }
   } else if (action === 'ls') {
-    const images = await listImages();
+    const { images, problems } = await listImages();
     const shown = name ? images.filter((i) => i.name === name) : images;
     io.stdout(options.json ? `${JSON.stringify(shown, null, 2)}\n` : renderImages(shown));
+    for (const problem of problems) io.stderr(`testbed: ${problem}\n`);
+    if (problems.length > 0) return 1;
   } else {
     if (!name) {
       throw new ConfigError([{ path: 'name', message: 'rm needs an image name' }], {

@@ -1,9 +1,9 @@
 import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { findTool } from '../core/find-tool.js';
 import { createBuildContext, type ImageOptions } from './image-options.js';
 import type { ContainerImageRecipe, ImageBuildContext, VmImageRecipe } from './image-recipe.js';
 import { builtInRecipes } from './image-recipes.js';
-import { findTool } from './require-tools.js';
 import { readVmImageManifest } from './vm-image-manifest.js';
 import { CURRENT_LINK } from './vm-image-store.js';
 
@@ -87,15 +87,36 @@ async function listContainer(
     });
 }
 
-/** Lists every cached build of the built-in recipes, VM images from the cache directory and container images from Docker. */
-export async function listImages(options: ImageOptions = {}): Promise<CachedImage[]> {
+/** What `listImages` found, and what it could not look at. */
+export interface ImageListing {
+  /** Cached builds, by name then newest first. */
+  images: CachedImage[];
+  /** One line per recipe whose store could not be read (e.g. the Docker engine is down), with the fix. */
+  problems: string[];
+}
+
+/**
+ * Lists every cached build of the built-in recipes, VM images from the cache directory and
+ * container images from Docker; a store that cannot be read is reported, not fatal.
+ */
+export async function listImages(options: ImageOptions = {}): Promise<ImageListing> {
   const context = createBuildContext(options);
+  const problems: string[] = [];
   const lists = await Promise.all(
     builtInRecipes().map((recipe) =>
-      recipe.kind === 'vm' ? listVm(recipe, context) : listContainer(recipe, context),
+      (recipe.kind === 'vm' ? listVm(recipe, context) : listContainer(recipe, context)).catch(
+        (error: unknown) => {
+          const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+          problems.push(
+            `${recipe.name}: could not list (${reason}); is the Docker engine running? (\`docker info\`)`,
+          );
+          return [];
+        },
+      ),
     ),
   );
-  return lists
+  const images = lists
     .flat()
     .sort((a, b) => a.name.localeCompare(b.name) || b.builtAt.localeCompare(a.builtAt));
+  return { images, problems };
 }

@@ -1,6 +1,6 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandFailedError } from '../core/errors.js';
+import { CommandFailedError, ImageBuildError } from '../core/errors.js';
 import { acquireImageLock } from './image-lock.js';
 import { createBuildContext, type ImageOptions } from './image-options.js';
 import type { ContainerImageRecipe, ImageBuildContext, VmImageRecipe } from './image-recipe.js';
@@ -36,9 +36,10 @@ async function removeContainer(
   context: ImageBuildContext,
   options: ImageOptions,
 ): Promise<string[]> {
-  const tags = (await listImages(options))
-    .filter((image) => image.name === recipe.name)
-    .map((image) => image.location);
+  const { images, problems } = await listImages(options);
+  const mine = problems.find((problem) => problem.startsWith(`${recipe.name}:`));
+  if (mine) throw new ImageBuildError(`Cannot remove ${recipe.name}: ${mine}`);
+  const tags = images.filter((image) => image.name === recipe.name).map((image) => image.location);
   if (tags.length === 0) return [];
   const latest = `${recipe.repository}:latest`;
   const result = await context.run('docker', ['image', 'rm', ...tags, latest], {

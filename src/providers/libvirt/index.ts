@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { parseCapability, type VmCapability, type VmType } from '../../core/capabilities.js';
 import { loadConfig, type TestbedConfig } from '../../core/config.js';
 import { ProviderUnavailableError } from '../../core/errors.js';
+import { findTool } from '../../core/find-tool.js';
 import type {
   OwnedResource,
   ProviderHealth,
@@ -18,7 +19,6 @@ import {
   cachedAccelerator,
   probeAccelerator,
 } from './accelerator-probe.js';
-import { findOnPath } from './find-on-path.js';
 import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
 import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
@@ -92,7 +92,7 @@ export class LibvirtProvider implements VmBackendProvider {
   /** Why libvirt is not usable here: no `virsh`, or no daemon socket for the URI; undefined when it is. */
   async unavailableReason(): Promise<string | undefined> {
     try {
-      if (!findOnPath('virsh', this.#env, this.#exists)) {
+      if (!(await findTool('virsh', this.#env))) {
         return 'virsh is not on PATH (Debian: apt-get install libvirt-clients)';
       }
       const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
