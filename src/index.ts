@@ -64,7 +64,7 @@ export { rankProviders } from './core/ranking.js';
 export type { ProviderStatus, RegistryOptions, Selection } from './core/registry.js';
 export { ProviderRegistry } from './core/registry.js';
 export type { RunContext, RunOwner } from './core/run-context.js';
-export { createRunContext, isOwnerAlive } from './core/run-context.js';
+export { createRunContext, currentHost, isOwnerAlive } from './core/run-context.js';
 export type { EnsuredImage } from './images/ensure-image.js';
 export { buildImage, ensureImage } from './images/ensure-image.js';
 export type { ImageOptions } from './images/image-options.js';

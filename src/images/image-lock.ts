@@ -1,7 +1,13 @@
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError } from '../core/errors.js';
-import { isOwnerAlive, processStartTime, type RunOwner, shortId } from '../core/run-context.js';
+import {
+  currentHost,
+  isOwnerAlive,
+  processStartTime,
+  type RunOwner,
+  shortId,
+} from '../core/run-context.js';
 
 /** Options for `acquireImageLock`. */
 export interface ImageLockOptions {
@@ -29,7 +35,8 @@ async function readOwner(path: string): Promise<{ text: string; owner?: RunOwner
     try {
       const parsed = JSON.parse(text) as Partial<RunOwner>;
       if (typeof parsed.pid === 'number' && typeof parsed.startTime === 'number') {
-        return { text, owner: { pid: parsed.pid, startTime: parsed.startTime } };
+        const host = typeof parsed.host === 'string' ? { host: parsed.host } : {};
+        return { text, owner: { pid: parsed.pid, startTime: parsed.startTime, ...host } };
       }
     } catch {}
     return { text };
@@ -49,7 +56,11 @@ export async function acquireImageLock(
   options: ImageLockOptions = {},
 ): Promise<ImageLock> {
   const { timeoutMs = 15 * 60_000, pollMs = 200, isAlive = isOwnerAlive } = options;
-  const me: RunOwner = { pid: process.pid, startTime: processStartTime(process.pid) };
+  const me: RunOwner = {
+    pid: process.pid,
+    startTime: processStartTime(process.pid),
+    host: currentHost(),
+  };
   const token = JSON.stringify({ ...me, id: shortId() });
   const deadline = Date.now() + timeoutMs;
   let reportedWait = false;

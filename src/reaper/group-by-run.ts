@@ -35,7 +35,9 @@ export function groupByRun(
     else byRun.set(resource.runId, [resource]);
   }
   const groups = [...byRun].map(([runId, list]): RunGroup => {
-    const owners = new Map(list.map((r) => [`${r.owner.pid}:${r.owner.startTime}`, r.owner]));
+    const owners = new Map(
+      list.map((r) => [`${r.owner.host ?? ''}:${r.owner.pid}:${r.owner.startTime}`, r.owner]),
+    );
     // The safest answer wins: one live stamp keeps the whole run alive.
     const ownerState = [...owners.values()]
       .map((owner) => stateOf(owner))
