@@ -1,13 +1,12 @@
 import type Dockerode from 'dockerode';
-import pRetry from 'p-retry';
 import type { OwnedResource, RemovalReport } from '../../core/provider.js';
+import { removeResources } from '../../core/remove-resources.js';
 import { withTimeout } from '../../core/with-timeout.js';
 import { removeContainer, removeImage } from './docker-machine.js';
 import { readRunStamp, runFilter } from './labels.js';
 
 const PROVIDER_ID = 'docker';
 const STEP_TIMEOUT_MS = 20_000;
-const KIND_ORDER: Record<string, number> = { container: 0, image: 1, network: 2 };
 
 function owned(
   kind: OwnedResource['kind'],
@@ -67,28 +66,14 @@ export async function removeDockerRun(
   runId: string,
   signal?: AbortSignal,
 ): Promise<RemovalReport> {
-  const resources = (await listDockerResources(docker, runId, signal)).sort(
-    (a, b) =>
-      (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) ||
-      (b.createdAt ?? 0) - (a.createdAt ?? 0),
+  return removeResources(
+    await listDockerResources(docker, runId, signal),
+    (resource) => removeOne(docker, resource),
+    {
+      kindOrder: ['container', 'image', 'network'],
+      attemptTimeoutMs: STEP_TIMEOUT_MS,
+      retries: 3,
+      signal,
+    },
   );
-  const report: RemovalReport = { removed: [], failed: [] };
-  for (const resource of resources) {
-    try {
-      await pRetry(
-        () =>
-          withTimeout(`removing ${resource.kind} ${resource.name}`, STEP_TIMEOUT_MS, () =>
-            removeOne(docker, resource),
-          ),
-        { retries: 3, minTimeout: 200, maxTimeout: 2000, ...(signal ? { signal } : {}) },
-      );
-      report.removed.push(resource);
-    } catch (error) {
-      report.failed.push({
-        resource,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
-  return report;
 }

@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OwnedResource, RemovalReport } from '../../core/provider.js';
-import { withTimeout } from '../../core/with-timeout.js';
+import { removeResources } from '../../core/remove-resources.js';
 import { readRunManifest } from './run-directory.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import { readTestbedMetadata } from './testbed-metadata.js';
@@ -90,31 +90,13 @@ export async function removeRunResources(
   const resources = (await listRunResources(virsh, stateDir, signal)).filter(
     (r) => r.runId === runId,
   );
-  const order = { domain: 0, network: 1, directory: 2 } as Record<string, number>;
-  resources.sort(
-    (a, b) =>
-      (order[a.kind] ?? 3) - (order[b.kind] ?? 3) || (b.createdAt ?? 0) - (a.createdAt ?? 0),
+  return removeResources(
+    resources,
+    (resource, bounded) => {
+      if (resource.kind === 'domain') return teardownDomain(virsh, resource.name, bounded);
+      if (resource.kind === 'network') return teardownNetwork(virsh, resource.name, bounded);
+      return rm(resource.name, { recursive: true, force: true, maxRetries: 3 });
+    },
+    { kindOrder: ['domain', 'network', 'directory'], attemptTimeoutMs: 90_000, retries: 2, signal },
   );
-  const report: RemovalReport = { removed: [], failed: [] };
-  for (const resource of resources) {
-    try {
-      await withTimeout(
-        `removing ${resource.kind} ${resource.name}`,
-        90_000,
-        (bounded) => {
-          if (resource.kind === 'domain') return teardownDomain(virsh, resource.name, bounded);
-          if (resource.kind === 'network') return teardownNetwork(virsh, resource.name, bounded);
-          return rm(resource.name, { recursive: true, force: true, maxRetries: 3 });
-        },
-        signal,
-      );
-      report.removed.push(resource);
-    } catch (error) {
-      report.failed.push({
-        resource,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
-  return report;
 }
