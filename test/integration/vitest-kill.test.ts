@@ -90,9 +90,9 @@ function removeLibvirtLogs(runId: string): void {
 }
 
 /**
- * Ends what is left of a killed run's process tree, returning what was still running. Vitest's
- * fork workers outlive a SIGKILLed main process and go on running their test (the fixture's waits
- * forever); only processes this file started are touched, recognised by pid and command line.
+ * Ends what is left of a killed run's process tree and returns it. Vitest's fork workers outlive
+ * a SIGKILLed main process and go on running their test (the fixture's waits up to 120 s); only
+ * processes this file started are touched, recognised by pid and command line.
  */
 function endStragglers(tree: ProcessEntry[]): ProcessEntry[] {
   const now = new Map(processTable().map((p) => [p.pid, p.argv.join(' ')]));
@@ -133,7 +133,8 @@ async function expectReaped(run: Run, killedAt: number): Promise<number> {
   expect(await runLeftovers(run.runId)).toEqual([]);
   const log = readFileSync(run.watchdogLog, 'utf8');
   expect(log).toContain(`owner pid ${run.child.pid} is gone`);
-  expect(log).toMatch(/done: [1-9]\d* removed, 0 left/);
+  // Another run's start-up sweep may have removed some first: what counts is that none are left.
+  expect(log).toMatch(/done: \d+ removed, 0 left/);
   expect(existsSync(run.watchdogLog.replace(/\.log$/, '.pid'))).toBe(false);
   return cleanMs;
 }
