@@ -1,8 +1,8 @@
 import { parseNeeds, type VmCapability } from '../core/capabilities.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ProvisionError } from '../core/errors.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
-import { createRunContext } from '../core/run-context.js';
+import { createRunContext, isOwnerAlive } from '../core/run-context.js';
 import { destroyQuietly } from './destroy-quietly.js';
 import { provisionSpec } from './provision-spec.js';
 import { ProvisionerPool } from './provisioner-pool.js';
@@ -81,8 +81,29 @@ export class MachineSource {
     spec: MachineSpec = {},
     signal?: AbortSignal,
   ): Promise<Machine> {
+    // A test process can outlive its run's owner (Vitest's workers finish their test after the
+    // main process is killed) and the owner's watchdog: nothing may be created after that.
+    this.#assertOwnerAlive();
     const provisioner = await this.#pool.get(providerId);
-    return provisioner.provision(provisionSpec(spec, this.snapshot.timeoutMs, signal));
+    const machine = await provisioner.provision(
+      provisionSpec(spec, this.snapshot.timeoutMs, signal),
+    );
+    try {
+      this.#assertOwnerAlive();
+    } catch (error) {
+      await machine.destroy().catch(() => {});
+      throw error;
+    }
+    return machine;
+  }
+
+  #assertOwnerAlive(): void {
+    const { owner, runId } = this.snapshot.run;
+    if (isOwnerAlive(owner)) return;
+    throw new ProvisionError(
+      `Run ${runId} has ended: its owner (pid ${owner.pid}) is gone, so this process provisions nothing more.`,
+      { fix: 'Nothing to do: the run was interrupted; `npx testbed gc` removes anything it left.' },
+    );
   }
 
   /** Names of the run-scoped machines. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -79,14 +79,6 @@ async function domainsOf(runId: string): Promise<string[]> {
     timeoutMs: 30_000,
   });
   return stdout.split('\n').filter((d) => d.startsWith(`testbed-${runId}-`));
-}
-
-function removeLibvirtLogs(runId: string): void {
-  const dir = '/var/log/libvirt/qemu';
-  const logs = existsSync(dir) ? readdirSync(dir) : [];
-  for (const log of logs.filter((l) => l.startsWith(`testbed-${runId}-`))) {
-    rmSync(join(dir, log), { force: true });
-  }
 }
 
 /**
@@ -217,9 +209,7 @@ describe.skipIf(!backendsReady && !process.env.CI)(
       for (const { runId, watchdogLog } of started) {
         if (!runId) continue;
         for (const p of registry.providers()) await p.removeRun?.(runId);
-        // Kept on purpose (the watchdog's log after a reap) or not yet removed by testbed
-        // (libvirt's per-domain log, after every run): this file's runs leave neither behind.
-        removeLibvirtLogs(runId);
+        // The watchdog keeps its log after a reap on purpose; this file's runs leave none behind.
         if (watchdogLog) rmSync(watchdogLog, { force: true });
       }
       rmSync(gates, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OwnedResource, RemovalReport } from '../../core/provider.js';
 import { removeResources } from '../../core/remove-resources.js';
+import { removeDomainLogs } from './domain-log.js';
 import { readRunManifest } from './run-directory.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import { readTestbedMetadata } from './testbed-metadata.js';
@@ -90,7 +91,7 @@ export async function removeRunResources(
   const resources = (await listRunResources(virsh, stateDir, signal)).filter(
     (r) => r.runId === runId,
   );
-  return removeResources(
+  const report = await removeResources(
     resources,
     (resource, bounded) => {
       if (resource.kind === 'domain') return teardownDomain(virsh, resource.name, bounded);
@@ -99,4 +100,7 @@ export async function removeRunResources(
     },
     { kindOrder: ['domain', 'network', 'directory'], attemptTimeoutMs: 90_000, retries: 2, signal },
   );
+  // Logs of domains that were already gone (e.g. torn down by a process that then died).
+  await removeDomainLogs(virsh.uri, `testbed-${runId}-`);
+  return report;
 }

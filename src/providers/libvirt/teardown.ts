@@ -1,4 +1,5 @@
 import pRetry from 'p-retry';
+import { removeDomainLogs } from './domain-log.js';
 import type { Virsh } from './virsh.js';
 
 const GONE =
@@ -33,6 +34,8 @@ export async function teardownDomain(
   await retried(() => step(virsh, ['destroy', name], signal), signal);
   // Transient domains vanish on destroy; persistent ones (left by older code or by hand) need this.
   await retried(() => step(virsh, ['undefine', name], signal), signal);
+  // libvirtd keeps each domain's QEMU log after the domain is gone; it is ours to remove.
+  await removeDomainLogs(virsh.uri, `${name}.log`);
 }
 
 /** Stops and forgets a network; one that is already gone counts as done. Retried with backoff. */

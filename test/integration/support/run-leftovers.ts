@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/core/config.js';
 import { runCommand } from '../../../src/core/run-command.js';
+import { domainLogDir } from '../../../src/providers/libvirt/domain-log.js';
 import { processTable } from './process-table.js';
 
 async function lines(file: string, args: string[]): Promise<string[]> {
@@ -12,7 +13,7 @@ async function lines(file: string, args: string[]): Promise<string[]> {
 /**
  * Everything of `runId` on this host, one line each: Docker containers, networks and images by
  * label; libvirt domains and networks by name; QEMU processes; the run directory (overlays,
- * seeds, serial logs). Throws when a backend cannot be asked, so "nothing" is never a guess.
+ * seeds, serial logs); libvirtd's own per-domain QEMU logs. Throws when a backend cannot be asked, so "nothing" is never a guess.
  */
 export async function runLeftovers(runId: string, env = process.env): Promise<string[]> {
   const { libvirtUri, stateDir } = loadConfig(env);
@@ -28,6 +29,8 @@ export async function runLeftovers(runId: string, env = process.env): Promise<st
     (p) => p.argv[0]?.includes('qemu-system') && p.argv.some((a) => a.includes(runId)),
   );
   const runDir = join(stateDir, runId);
+  const logDir = domainLogDir(libvirtUri, env);
+  const logs = logDir && existsSync(logDir) ? readdirSync(logDir) : [];
   return [
     ...containers.map((c) => `docker container ${c}`),
     ...networks.map((n) => `docker network ${n}`),
@@ -36,5 +39,6 @@ export async function runLeftovers(runId: string, env = process.env): Promise<st
     ...nets.filter((n) => n.includes(runId)).map((n) => `libvirt network ${n}`),
     ...qemus.map((p) => `qemu process ${p.pid}`),
     ...(existsSync(runDir) ? [`run directory ${runDir}`] : []),
+    ...logs.filter((l) => l.startsWith(`testbed-${runId}-`)).map((l) => `libvirt log ${l}`),
   ];
 }

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { isTestbedError } from '../../src/core/errors.js';
+import type { Machine, VmProvisioner } from '../../src/core/provider.js';
+import { ProviderRegistry } from '../../src/core/registry.js';
+import { createRunContext, type RunContext } from '../../src/core/run-context.js';
+import { MachineSource } from '../../src/harness/machine-source.js';
+import type { RunSnapshot } from '../../src/harness/run-snapshot.js';
+import { fakeProvider } from './fake-provider.js';
+
+function deadRun(): RunContext {
+  // A process that has exited: its pid (and start time) no longer name a live process.
+  const child = spawnSync(process.execPath, ['-e', '0']);
+  return {
+    runId: 'deadrun1',
+    owner: { pid: child.pid ?? 0, startTime: 1, host: createRunContext().owner.host },
+  };
+}
+
+function source(run: RunContext, provisioned: string[]) {
+  const machine = {
+    name: 'm1',
+    destroy: async () => {
+      provisioned.push('destroyed');
+    },
+  } as unknown as Machine;
+  const provisioner: VmProvisioner = {
+    provision: async () => {
+      provisioned.push('provisioned');
+      return machine;
+    },
+    attach: async () => machine,
+  };
+  const provider = { ...fakeProvider({ id: 'fake' }), createProvisioner: async () => provisioner };
+  const snapshot: RunSnapshot = {
+    run,
+    candidates: [],
+    preference: undefined,
+    onUnmet: 'skip',
+    keepOnFailure: false,
+    timeoutMs: undefined,
+    registry: undefined,
+    machines: {},
+  };
+  return new MachineSource(new ProviderRegistry().register(provider), snapshot);
+}
+
+describe('MachineSource', () => {
+  it('provisions while the run owner is alive', async () => {
+    const events: string[] = [];
+    const machine = await source(createRunContext(), events).provision('fake');
+    expect(machine.name).toBe('m1');
+    expect(events).toEqual(['provisioned']);
+  });
+
+  it('provisions nothing once the run owner is gone (a worker outliving a killed run)', async () => {
+    const events: string[] = [];
+    const error = await source(deadRun(), events)
+      .provision('fake')
+      .catch((e: unknown) => e);
+    expect(isTestbedError(error, 'TESTBED_PROVISION_FAILED')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /Run deadrun1 has ended: its owner \(pid \d+\) is gone/,
+    );
+    expect(events).toEqual([]);
+  });
+});
