@@ -6,6 +6,7 @@ import { CommandFailedError } from '../../core/errors.js';
 import type { RunContext } from '../../core/run-context.js';
 import { shortId } from '../../core/run-context.js';
 import { SerialConsole } from './serial-console.js';
+import { teardownDomain } from './teardown.js';
 import { appendTestbedMetadata } from './testbed-metadata.js';
 import type { Virsh } from './virsh.js';
 
@@ -146,7 +147,7 @@ async function bootsUnderKvm(options: AcceleratorProbeOptions, kernel: string): 
       if ((error as { code?: string }).code === 'TESTBED_TIMEOUT') return false;
       throw error;
     } finally {
-      await options.virsh.call(['destroy', name], { reject: false, timeoutMs: 30_000 });
+      await teardownDomain(options.virsh, name).catch(() => {});
     }
   } catch (error) {
     options.signal?.throwIfAborted();
