@@ -170,6 +170,7 @@ const killPoints: KillPoint[] = [
           'docker container',
           'docker network',
           'libvirt domain',
+          'libvirt log',
           'libvirt network',
           'qemu process',
           'run directory',
