@@ -61,7 +61,9 @@ describe('a run interrupted with Ctrl-C', () => {
     expect(result.exitCode === 130 || result.signal === 'SIGINT').toBe(true);
     await until('the watchdog to remove the run', 60_000, async () =>
       (await leftovers(runId)).length === 0 ? true : undefined,
-    );
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}; left: ${(await leftovers(runId)).join(', ')}`);
+    });
     expect(await leftovers(runId)).toEqual([]);
   });
 
@@ -72,7 +74,9 @@ describe('a run interrupted with Ctrl-C', () => {
     });
     await until('the watchdog to remove the run', 60_000, async () =>
       (await leftovers(runId)).length === 0 ? true : undefined,
-    );
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}; left: ${(await leftovers(runId)).join(', ')}`);
+    });
     expect(await leftovers(runId)).toEqual([]);
   });
 });

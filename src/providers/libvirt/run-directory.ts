@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RunContext, RunOwner } from '../../core/run-context.js';
 
@@ -32,11 +32,17 @@ export async function ensureRunDirectory(runDir: string, run: RunContext): Promi
   await makeTraversable(dirname(stateDir));
   await makeTraversable(stateDir);
   const manifest: RunManifest = { runId: run.runId, owner: run.owner, createdAt: Date.now() };
-  await writeFile(join(runDir, RUN_MANIFEST), JSON.stringify(manifest), { flag: 'wx' }).catch(
-    (error: NodeJS.ErrnoException) => {
+  // Written aside and linked into place, so the manifest is never seen half-written (the writer
+  // may be killed at any point), and a second writer leaves the first one's manifest alone.
+  const temp = join(runDir, `.${RUN_MANIFEST}.${process.pid}.${Date.now()}`);
+  await writeFile(temp, JSON.stringify(manifest));
+  try {
+    await link(temp, join(runDir, RUN_MANIFEST)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
-    },
-  );
+    });
+  } finally {
+    await rm(temp, { force: true });
+  }
 }
 
 /** The manifest of a run directory, or undefined when it is not one of testbed's. */

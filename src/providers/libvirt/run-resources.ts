@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OwnedResource, RemovalReport } from '../../core/provider.js';
 import { removeResources } from '../../core/remove-resources.js';
@@ -47,21 +47,28 @@ async function runDirectories(stateDir: string): Promise<OwnedResource[]> {
   const found = await Promise.all(
     entries
       .filter((entry) => entry.isDirectory() && RUN_ID.test(entry.name))
-      .map(async (entry) => {
+      .map(async (entry): Promise<OwnedResource[]> => {
         const path = join(stateDir, entry.name);
         const manifest = await readRunManifest(path);
-        return manifest
-          ? [
-              {
-                providerId: 'libvirt',
-                kind: 'directory',
-                name: path,
-                runId: manifest.runId,
-                owner: manifest.owner,
-                createdAt: manifest.createdAt,
-              } satisfies OwnedResource,
-            ]
-          : [];
+        if (manifest) {
+          const { runId, owner, createdAt } = manifest;
+          return [
+            { providerId: 'libvirt', kind: 'directory', name: path, runId, owner, createdAt },
+          ];
+        }
+        // A process killed while creating the directory leaves it without a manifest: the name
+        // still says which run it belongs to, but its owner is unknown (pid 0 is never probed).
+        const createdAt = (await stat(path).catch(() => undefined))?.mtimeMs;
+        return [
+          {
+            providerId: 'libvirt',
+            kind: 'directory',
+            name: path,
+            runId: entry.name,
+            owner: { pid: 0, startTime: 0 },
+            createdAt,
+          },
+        ];
       }),
   );
   return found.flat();
