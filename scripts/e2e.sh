@@ -5,9 +5,6 @@
 # Ends with the example suite's JSON report in test-results/e2e.json.
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/setup-host.sh
-if [ ! -x node_modules/.bin/vitest ]; then npm ci; fi
-npm run --silent build
-mkdir -p test-results
+sh scripts/prepare.sh
 exec node_modules/.bin/vitest run --root examples/vitest \
   --reporter=verbose --reporter=json --outputFile.json="$PWD/test-results/e2e.json" "$@"

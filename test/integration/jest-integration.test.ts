@@ -1,22 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { events, machineFiles, removeStateDirs, stateDirs } from '../fixtures/fake-state.js';
 import { hasJest, jestBin, runJest } from '../fixtures/run-jest.js';
 
 const fixtures = resolve(import.meta.dirname, '../fixtures');
-const dirs: string[] = [];
-
-function stateDirs() {
-  const fake = mkdtempSync(join(tmpdir(), 'testbed-fake-'));
-  const state = mkdtempSync(join(tmpdir(), 'testbed-state-'));
-  dirs.push(fake, state);
-  return { fake, env: { TESTBED_FAKE_STATE_DIR: fake, TESTBED_STATE_DIR: state } };
-}
-
-const machineFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json'));
-const events = (dir: string) => readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n');
 const byFile = (name: string) => (r: { name: string }) => r.name.endsWith(name);
 
 beforeAll(() => {
@@ -26,9 +15,7 @@ beforeAll(() => {
   }
 });
 
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeStateDirs);
 
 describe('testbed/jest, run as a user runs it', () => {
   it('provisions run and file machines, skips unmet needs with the reason, leaves nothing', async () => {

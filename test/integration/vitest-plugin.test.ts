@@ -1,21 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { events, machineFiles, removeStateDirs, stateDirs } from '../fixtures/fake-state.js';
 import { runVitest } from '../fixtures/run-vitest.js';
 
 const fixtures = resolve(import.meta.dirname, '../fixtures');
-const dirs: string[] = [];
-
-function stateDirs() {
-  const fake = mkdtempSync(join(tmpdir(), 'testbed-fake-'));
-  const state = mkdtempSync(join(tmpdir(), 'testbed-state-'));
-  dirs.push(fake, state);
-  return { fake, env: { TESTBED_FAKE_STATE_DIR: fake, TESTBED_STATE_DIR: state } };
-}
-
-const machineFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json'));
-const events = (dir: string) => readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n');
 
 beforeAll(() => {
   if (!existsSync(resolve(fixtures, '../../dist/vitest/index.js'))) {
@@ -23,9 +12,7 @@ beforeAll(() => {
   }
 });
 
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterEach(removeStateDirs);
 
 describe('the testbed Vitest plugin, run as a user runs it', () => {
   it('provisions run machines once for all projects, skips unmet needs with the reason, leaves nothing', async () => {
