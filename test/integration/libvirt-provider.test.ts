@@ -171,6 +171,12 @@ describe.skipIf(!available && !process.env.CI)(
           encoding: 'utf8',
         });
         expect(hostAddresses.trim()).toBe('');
+        // A clone joins its source's networks.
+        const clone = await a.clone?.();
+        if (!clone) throw new Error('clone is missing');
+        machines.push(clone);
+        await exec(clone, 'ip link set eth1 up && ip addr add 192.168.213.13/24 dev eth1');
+        expect(await exec(clone, 'ping -c 1 -W 5 192.168.213.12')).toMatch(/1 packets received/);
       } finally {
         await Promise.all(machines.map((m) => m.destroy()));
         await network.destroy();

@@ -30,6 +30,8 @@ export interface LibvirtMachineState {
   memoryMiB: number;
   /** Virtual CPUs. */
   vcpus: number;
+  /** Isolated networks the machine joined; its clones join them too. */
+  networks: readonly string[];
   /** File the serial console is written to. */
   serialLog: string;
   /** SSH connection details. */

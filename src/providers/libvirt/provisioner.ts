@@ -220,7 +220,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       boot: source.state.boot,
       memoryMiB: source.state.memoryMiB,
       vcpus: source.state.vcpus,
-      networks: [],
+      networks: source.state.networks,
       sshUser: source.state.ssh.username,
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
       dependencies: [source.state.dir, ...source.state.dependencies],
@@ -366,6 +366,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         publicKey: keys.publicKey,
         memoryMiB: plan.memoryMiB,
         vcpus: plan.vcpus,
+        networks: plan.networks,
         serialLog,
         ssh: {
           host: '127.0.0.1',
