@@ -1,28 +1,38 @@
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import { type FailureDiagnostics, formatDiagnostics } from '../harness/failure-diagnostics.js';
 
-/** Prints the machine diagnostics recorded in `task.meta.testbed` under each failed test. */
+/**
+ * At the end of a run, prints why tests were skipped for unmet needs (Vitest's default reporter
+ * hides skip notes) and the machine diagnostics recorded in `task.meta.testbed` of failed tests.
+ */
 export class TestbedReporter implements Reporter {
   #vitest: Vitest | undefined;
   readonly #failed: { name: string; diagnostics: FailureDiagnostics[] }[] = [];
+  readonly #unmet: { name: string; reason: string }[] = [];
 
   onInit(vitest: Vitest): void {
     this.#vitest = vitest;
   }
 
   onTestCaseResult(testCase: TestCase): void {
-    if (testCase.result().state !== 'failed') return;
-    const diagnostics = (testCase.meta() as { testbed?: FailureDiagnostics[] }).testbed;
-    if (!diagnostics?.length) return;
-    this.#failed.push({
-      name: `${testCase.module.relativeModuleId} > ${testCase.fullName}`,
-      diagnostics,
-    });
+    const meta = testCase.meta() as { testbed?: FailureDiagnostics[]; testbedUnmet?: string };
+    const name = `${testCase.module.relativeModuleId} > ${testCase.fullName}`;
+    const { state } = testCase.result();
+    if (state === 'skipped' && meta.testbedUnmet)
+      this.#unmet.push({ name, reason: meta.testbedUnmet });
+    if (state === 'failed' && meta.testbed?.length) {
+      this.#failed.push({ name, diagnostics: meta.testbed });
+    }
   }
 
   onTestRunEnd(): void {
-    if (this.#failed.length === 0) return;
-    const lines = ['', 'testbed: machines of failed tests'];
+    if (this.#failed.length === 0 && this.#unmet.length === 0) return;
+    const lines: string[] = [];
+    if (this.#unmet.length > 0) lines.push('', 'testbed: tests skipped for unmet needs');
+    for (const { name, reason } of this.#unmet.splice(0)) {
+      lines.push(` ↓ ${name}`, reason.replace(/^/gm, '   '));
+    }
+    if (this.#failed.length > 0) lines.push('', 'testbed: machines of failed tests');
     for (const { name, diagnostics } of this.#failed.splice(0)) {
       lines.push(` FAIL ${name}`, formatDiagnostics(diagnostics).replace(/^/gm, '   '));
     }

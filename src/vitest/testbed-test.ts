@@ -40,7 +40,16 @@ export interface TestbedFixtures<Needs extends readonly CapabilityString[]> {
 type Slot =
   | { available: true; machine: Machine; failed: boolean }
   | { available: false; reason: string };
-type Task = { result?: { state?: string } | undefined; meta: { testbed?: unknown[] } };
+type Task = {
+  result?: { state?: string } | undefined;
+  meta: { testbed?: unknown[]; testbedUnmet?: string };
+};
+
+/** Skips the test for unmet needs, recording why in `task.meta` for testbed's reporter and JSON. */
+function skipUnmet(task: Task, skip: (note: string) => never, reason: string): never {
+  task.meta.testbedUnmet = reason;
+  return skip(reason);
+}
 
 const report = (message: string) => console.error(message);
 
@@ -99,13 +108,17 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
     ],
     testbedNeeds: [
       async (
-        { testbedSource, skip }: { testbedSource: MachineSource; skip: (note: string) => never },
+        {
+          testbedSource,
+          task,
+          skip,
+        }: { testbedSource: MachineSource; task: Task; skip: (note: string) => never },
         use: (providerId: string) => Promise<void>,
       ) => {
         const selected = testbedSource.select(needs);
         if ('error' in selected) {
           if (onUnmet(testbedSource) === 'fail') throw selected.error;
-          return skip(selected.error.message);
+          return skipUnmet(task, skip, selected.error.message);
         }
         await use(selected.providerId);
       },
@@ -161,7 +174,7 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
         const found = await testbedSource.runMachine(name);
         if (!found.available) {
           if (onUnmet(testbedSource) === 'fail') throw new Error(found.reason);
-          return skip(found.reason);
+          return skipUnmet(task, skip, found.reason);
         }
         used.push(found.machine);
         return found.machine;

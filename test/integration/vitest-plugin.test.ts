@@ -30,6 +30,13 @@ describe('the testbed Vitest plugin, run as a user runs it', () => {
       /needs a gpu nobody offers.*\[No available provider offers Custom\(gpu\):\n\s+- fake: lacks Custom\(gpu\)/,
     );
     expect(run.output).toContain('Fix: Apply a fix above, drop the needs no provider offers');
+    // Also with the default reporter (testbed's own prints the reasons at the end), and in JSON.
+    expect(run.output).toContain('testbed: tests skipped for unmet needs\n ↓ ');
+    expect(run.output).toMatch(
+      /↓ a\/machines\.test\.ts > needs a gpu nobody offers\n {3}No available provider offers Custom\(gpu\)/,
+    );
+    const gpu = run.tests.find((t) => t.title === 'needs a gpu nobody offers');
+    expect(gpu?.meta?.testbedUnmet).toMatch(/^No available provider offers Custom\(gpu\)/);
     // Discovery and run machines happen once per run although the config has two projects.
     expect(run.output.match(/testbed: discovered 1 provider/g)).toHaveLength(1);
     const log = events(fake);
