@@ -2,17 +2,9 @@ import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { childEnv, runVitest } from '../fixtures/run-vitest.js';
+import { runLeftovers } from './support/run-leftovers.js';
 
 const repo = resolve(import.meta.dirname, '../..');
-
-async function leftovers(runId: string): Promise<string[]> {
-  const domains = await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']);
-  const containers = await execa('docker', ['ps', '-aq', '--filter', `label=testbed.run=${runId}`]);
-  return [
-    ...domains.stdout.split('\n').filter((d) => d.startsWith(`testbed-${runId}-`)),
-    ...containers.stdout.split('\n').filter(Boolean),
-  ];
-}
 
 describe('the examples, run as a user runs them', () => {
   it('examples/vitest: VM with console, SSH and clone; container; unmet GPU skipped with its reason', async () => {
@@ -25,7 +17,7 @@ describe('the examples, run as a user runs them', () => {
     );
     const runId = /testbed: run ([a-z0-9]{8})/.exec(run.output)?.[1] ?? '';
     expect(runId).not.toBe('');
-    expect(await leftovers(runId)).toEqual([]);
+    expect(await runLeftovers(runId)).toEqual([]);
   });
 
   it('examples/discover-and-provision.ts: discovers, health-checks, selects, provisions and destroys', async () => {

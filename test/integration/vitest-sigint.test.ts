@@ -1,22 +1,11 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/index.js';
 import { childEnv } from '../fixtures/run-vitest.js';
+import { runLeftovers } from './support/run-leftovers.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const fixture = resolve(repo, 'test/fixtures/vitest-sigint');
-
-async function leftovers(runId: string): Promise<string[]> {
-  const domains = await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']);
-  const containers = await execa('docker', ['ps', '-aq', '--filter', `label=testbed.run=${runId}`]);
-  return [
-    ...domains.stdout.split('\n').filter((d) => d.startsWith(`testbed-${runId}-`)),
-    ...containers.stdout.split('\n').filter(Boolean),
-    ...[join(loadConfig().stateDir, runId)].filter((dir) => existsSync(dir)),
-  ];
-}
 
 async function until<T>(
   what: string,
@@ -57,14 +46,14 @@ async function killRun(ready: (runId: string) => Promise<boolean>) {
 
 describe('a run interrupted with Ctrl-C', () => {
   it('leaves no VM behind when killed while the run-scoped VM is provisioning', async () => {
-    const { runId, result } = await killRun(async (id) => (await leftovers(id)).length > 0);
+    const { runId, result } = await killRun(async (id) => (await runLeftovers(id)).length > 0);
     expect(result.exitCode === 130 || result.signal === 'SIGINT').toBe(true);
     await until('the watchdog to remove the run', 60_000, async () =>
-      (await leftovers(runId)).length === 0 ? true : undefined,
+      (await runLeftovers(runId)).length === 0 ? true : undefined,
     ).catch(async (error: Error) => {
-      throw new Error(`${error.message}; left: ${(await leftovers(runId)).join(', ')}`);
+      throw new Error(`${error.message}; left: ${(await runLeftovers(runId)).join(', ')}`);
     });
-    expect(await leftovers(runId)).toEqual([]);
+    expect(await runLeftovers(runId)).toEqual([]);
   });
 
   it('leaves no VM or container behind when killed while a test holds them', async () => {
@@ -73,10 +62,10 @@ describe('a run interrupted with Ctrl-C', () => {
       return stdout.trim().length > 0;
     });
     await until('the watchdog to remove the run', 60_000, async () =>
-      (await leftovers(runId)).length === 0 ? true : undefined,
+      (await runLeftovers(runId)).length === 0 ? true : undefined,
     ).catch(async (error: Error) => {
-      throw new Error(`${error.message}; left: ${(await leftovers(runId)).join(', ')}`);
+      throw new Error(`${error.message}; left: ${(await runLeftovers(runId)).join(', ')}`);
     });
-    expect(await leftovers(runId)).toEqual([]);
+    expect(await runLeftovers(runId)).toEqual([]);
   });
 });
