@@ -78,3 +78,13 @@ describe('run directories as resources', () => {
     expect(existsSync(dir)).toBe(false);
   });
 });
+
+describe('run directory creation', () => {
+  it('keeps one manifest and no temporary file when many provisions create it at once', async () => {
+    const dir = await runDir();
+    const owners = Array.from({ length: 8 }, (_, i) => ({ pid: i + 1, startTime: 1 }));
+    await Promise.all(owners.map((owner) => ensureRunDirectory(dir, { runId: 'abcd1234', owner })));
+    expect(await readdir(dir)).toEqual([RUN_MANIFEST]);
+    expect((await readRunManifest(dir))?.runId).toBe('abcd1234');
+  });
+});

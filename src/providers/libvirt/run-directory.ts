@@ -1,6 +1,6 @@
 import { chmod, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { RunContext, RunOwner } from '../../core/run-context.js';
+import { type RunContext, type RunOwner, shortId } from '../../core/run-context.js';
 
 /** Name of the manifest that marks a run directory as testbed's and names its owner. */
 export const RUN_MANIFEST = 'run.json';
@@ -34,7 +34,7 @@ export async function ensureRunDirectory(runDir: string, run: RunContext): Promi
   const manifest: RunManifest = { runId: run.runId, owner: run.owner, createdAt: Date.now() };
   // Written aside and linked into place, so the manifest is never seen half-written (the writer
   // may be killed at any point), and a second writer leaves the first one's manifest alone.
-  const temp = join(runDir, `.${RUN_MANIFEST}.${process.pid}.${Date.now()}`);
+  const temp = join(runDir, `.${RUN_MANIFEST}.${shortId()}`);
   await writeFile(temp, JSON.stringify(manifest));
   try {
     await link(temp, join(runDir, RUN_MANIFEST)).catch((error: NodeJS.ErrnoException) => {
