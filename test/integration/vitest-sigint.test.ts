@@ -3,23 +3,10 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { childEnv } from '../fixtures/run-vitest.js';
 import { runLeftovers } from './support/run-leftovers.js';
+import { until } from './support/until.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const fixture = resolve(repo, 'test/fixtures/vitest-sigint');
-
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Starts the fixture run, waits for `ready` to see something of the run, then sends SIGINT. */
 async function killRun(ready: (runId: string) => Promise<boolean>) {
