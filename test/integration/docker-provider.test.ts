@@ -1,3 +1,6 @@
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTestbedError } from '../../src/core/errors.js';
 import { runCommand } from '../../src/core/run-command.js';
@@ -93,15 +96,12 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
     expect(await machine.console.read()).toContain('testbed-ready');
   });
 
-  it('publishes ports on 127.0.0.1 only', async () => {
+  it('publishes ports on 127.0.0.1 only, and waits until the server inside listens', async () => {
+    // The server starts late: Docker's proxy already accepts on the host port before it listens.
     const machine = await provisioner.provision({
       name: 'http',
       ports: [8080],
-      command: [
-        'sh',
-        '-c',
-        'echo hello > /index.html; echo testbed-ready; exec httpd -f -p 8080 -h /',
-      ],
+      command: ['sh', '-c', 'echo hello > /index.html; sleep 2; exec httpd -f -p 8080 -h /'],
     });
     try {
       const bindings = JSON.parse(
@@ -190,6 +190,29 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
     expect((error as Error).message).toMatch(/docker load/);
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(await leftovers(run.runId)).toEqual([]);
+  });
+
+  it('says to give a readyLog when an image without a shell publishes ports, and leaves nothing', async () => {
+    // A server with no /bin/sh: busybox itself, named after the applet it runs.
+    const context = await mkdtemp(join(tmpdir(), 'testbed-noshell-'));
+    const image = `testbed-test/noshell:${run.runId}`;
+    try {
+      await copyFile('/bin/busybox', join(context, 'httpd'));
+      await writeFile(
+        join(context, 'Dockerfile'),
+        'FROM scratch\nCOPY httpd /httpd\nENTRYPOINT ["/httpd", "-f", "-p", "8080", "-h", "/"]\n',
+      );
+      await docker('build', '-q', '-t', image, context);
+      const error = await provisioner
+        .provision({ name: 'noshell', image, ports: [8080], timeoutMs: 10_000 })
+        .catch((e: unknown) => e);
+      expect(isTestbedError(error, 'TESTBED_PROVISION_FAILED')).toBe(true);
+      expect((error as Error).message).toMatch(/no \/bin\/sh.*readyLog/);
+      expect(await leftovers(run.runId)).toEqual([]);
+    } finally {
+      await docker('rmi', '-f', image).catch(() => '');
+      await rm(context, { recursive: true, force: true });
+    }
   });
 
   it('removes a container that never becomes ready, and shows its last log lines', async () => {

@@ -16,6 +16,7 @@ import { LABELS, runLabels } from './labels.js';
 import type { TestcontainersModule } from './load-testcontainers.js';
 import { LogConsole } from './log-console.js';
 import { loopbackContainerClass, type StartTracker } from './loopback-container.js';
+import { LoopbackPortWaitStrategy } from './loopback-port-wait-strategy.js';
 import { type DockerSpec, parseDockerSpec } from './spec.js';
 
 /** The image a machine runs when the spec names none, and the log line that says it is ready. */
@@ -141,7 +142,7 @@ export class DockerProvisioner implements VmProvisioner {
       .withName(name)
       .withLabels(runLabels(this.#run, { [LABELS.machine]: name }))
       .withLogConsumer(onLogs)
-      .withWaitStrategy(this.#waitStrategy(readyLog))
+      .withWaitStrategy(this.#waitStrategy(readyLog, signal))
       .withStartupTimeout(spec.timeoutMs ?? this.options.defaultTimeoutMs ?? 60_000);
     if (spec.ports?.length) container.withExposedPorts(...spec.ports);
     if (spec.env) container.withEnvironment(spec.env);
@@ -195,9 +196,10 @@ export class DockerProvisioner implements VmProvisioner {
     return machine;
   }
 
-  #waitStrategy(readyLog: string | RegExp | undefined): WaitStrategy {
-    const { Wait } = this.options.tc;
-    return readyLog === undefined ? Wait.forListeningPorts() : Wait.forLogMessage(readyLog);
+  #waitStrategy(readyLog: string | RegExp | undefined, signal: AbortSignal): WaitStrategy {
+    return readyLog === undefined
+      ? new LoopbackPortWaitStrategy(this.options.client, signal)
+      : this.options.tc.Wait.forLogMessage(readyLog);
   }
 
   async #clone(
