@@ -40,6 +40,7 @@ export {
   TestbedError,
   TimeoutError,
   UnsupportedOperationError,
+  WatchdogError,
 } from './core/errors.js';
 export type {
   ExecOptions,

@@ -12,6 +12,7 @@ export type TestbedErrorCode =
   | 'TESTBED_IMAGE_NOT_FOUND'
   | 'TESTBED_IMAGE_BUILD_FAILED'
   | 'TESTBED_PROVISION_FAILED'
+  | 'TESTBED_WATCHDOG_FAILED'
   | 'TESTBED_NOT_YET_AVAILABLE';
 
 /** Options shared by every testbed error. */
@@ -215,6 +216,13 @@ export class ImageBuildError extends TestbedError {
 export class ProvisionError extends TestbedError {
   constructor(message: string, options: TestbedErrorOptions = {}) {
     super('TESTBED_PROVISION_FAILED', message, options);
+  }
+}
+
+/** The detached watchdog that removes a run's resources after a crash did not start. */
+export class WatchdogError extends TestbedError {
+  constructor(message: string, options: TestbedErrorOptions = {}) {
+    super('TESTBED_WATCHDOG_FAILED', message, options);
   }
 }
 

@@ -12,6 +12,7 @@ import {
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig } from '../core/config.js';
+import { WatchdogError } from '../core/errors.js';
 import { processStartTime, type RunContext } from '../core/run-context.js';
 import { ownerState } from './owner-state.js';
 import type { WatchdogArgs } from './watchdog-args.js';
@@ -29,6 +30,8 @@ export interface WatchdogOptions {
   resweepDelaysMs?: readonly number[] | undefined;
   /** How long `stop()` waits for the watchdog to exit before killing it, in ms. Default 5000. */
   stopTimeoutMs?: number | undefined;
+  /** How long to wait for the watchdog to say it is watching, in ms. Default 10 000. */
+  startTimeoutMs?: number | undefined;
 }
 
 /** A handle on the watchdog of a run. */
@@ -68,6 +71,44 @@ const readIfPresent = (file: string) => {
 };
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The watchdog's environment: the owner's, without NODE_OPTIONS. The owner's loaders and flags
+ * (`--import tsx`, `--experimental-vm-modules`, `--inspect`) are for the tests; resolved from the
+ * watchdog's cwd `/` a loader is not found, and the watchdog would die before it watches.
+ */
+function watchdogEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _nodeOptions, ...rest } = env;
+  return rest;
+}
+
+/** Resolves once the watchdog logged that it watches; rejects with its log if it exits or stays silent. */
+async function confirmStarted(
+  child: ReturnType<typeof spawn>,
+  logPath: string,
+  timeoutMs: number,
+): Promise<void> {
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (readIfPresent(logPath).includes('watching run')) return;
+    const problem =
+      exited ?? (Date.now() > deadline ? `was silent for ${timeoutMs} ms` : undefined);
+    if (problem) {
+      const tail = readIfPresent(logPath).trim().split('\n').slice(-8).join('\n    ');
+      throw new WatchdogError(
+        `The watchdog (pid ${child.pid}) ${problem} before it started watching${tail ? `:\n    ${tail}` : '.'}`,
+        {
+          fix: `It runs \`${process.execPath} ${watchdogEntry().join(' ')}\` with your environment minus NODE_OPTIONS; run that to see why it fails. Its log is ${logPath}.`,
+        },
+      );
+    }
+    await pause(20);
+  }
+}
 
 /** Claims the run's lock; false when a live watchdog already holds it. */
 function claimLock(lock: string): boolean {
@@ -123,7 +164,7 @@ async function spawnWatchdog(run: RunContext, options: WatchdogOptions): Promise
       detached: true,
       stdio: ['ignore', logFd, logFd],
       cwd: '/',
-      env,
+      env: watchdogEnv(env),
     });
   } catch (error) {
     rmSync(paths.lock, { force: true });
@@ -131,10 +172,18 @@ async function spawnWatchdog(run: RunContext, options: WatchdogOptions): Promise
   } finally {
     closeSync(logFd);
   }
-  child.unref();
   const pid = child.pid;
   const self = { pid: pid ?? 0, startTime: pid ? processStartTime(pid) : 0 };
   writeFileSync(paths.lock, `${self.pid} ${self.startTime}`);
+  try {
+    await confirmStarted(child, paths.log, options.startTimeoutMs ?? 10_000);
+  } catch (error) {
+    if (ownerState(self) === 'alive') process.kill(self.pid, 'SIGKILL');
+    rmSync(paths.lock, { force: true });
+    throw error;
+  } finally {
+    child.unref();
+  }
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {

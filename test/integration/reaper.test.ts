@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,20 @@ interface Owner {
   exited: Promise<number | null>;
 }
 
+/** The last serial console lines of each VM of the run, to say where a slow provisioning stood. */
+async function serialTails(runId: string): Promise<string> {
+  const runDir = join(stateDir, runId);
+  if (!existsSync(runDir)) return '';
+  const parts: string[] = [];
+  for (const entry of await readdir(runDir, { withFileTypes: true })) {
+    const log = join(runDir, entry.name, 'serial.log');
+    if (!entry.isDirectory() || !existsSync(log)) continue;
+    const lines = (await readFile(log, 'utf8')).trimEnd().split('\n').slice(-15);
+    parts.push(`\n--- ${entry.name} serial tail:\n${lines.join('\n')}`);
+  }
+  return parts.join('');
+}
+
 let workDir: string;
 let stateDir: string;
 let childScript: string;
@@ -141,8 +155,9 @@ async function startOwner(
       const found = events.find((e) => e.event === event);
       if (found) return found;
       if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+        const runId = events.find((e) => e.event === 'run')?.runId as string | undefined;
         throw new Error(
-          `owner never reported '${event}' (events: ${events.map((e) => e.event)}): ${stderr}`,
+          `owner never reported '${event}' (events: ${events.map((e) => e.event)}): ${stderr}${runId ? await serialTails(runId) : ''}`,
         );
       }
       await new Promise<void>((resolve) => {
@@ -289,11 +304,18 @@ interface WatchdogStarted {
 }
 
 /** Starts WATCHDOG_ONLY; resolves with what it printed once it did, and its exit. */
-function startWatchdogOwner(action: 'exit' | 'hold' | 'stop', run?: WatchdogStarted['run']) {
+function startWatchdogOwner(
+  action: 'exit' | 'hold' | 'stop',
+  run?: WatchdogStarted['run'],
+  env: NodeJS.ProcessEnv = {},
+) {
   const child = spawn(
     process.execPath,
     ['--import', TSX, watchdogScript, JSON.stringify({ action, run })],
-    { env: { ...process.env, TESTBED_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'inherit'] },
+    {
+      env: { ...process.env, TESTBED_STATE_DIR: stateDir, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const started = new Promise<WatchdogStarted>((resolve, reject) => {
@@ -330,6 +352,19 @@ describe('the watchdog process', () => {
     const log = await readFile(first.logPath, 'utf8');
     expect(log.match(/watching run/g)).toHaveLength(1);
     expect(log).toContain(`owner pid ${first.run.owner.pid} is gone`);
+  });
+
+  it("watches even when the owner's NODE_OPTIONS load what only the owner can resolve", async () => {
+    // As under Jest with ESM and TypeScript: resolved from the watchdog's cwd `/`, `tsx` is not found.
+    const owner = startWatchdogOwner('hold', undefined, {
+      NODE_OPTIONS: '--experimental-vm-modules --import tsx --no-warnings',
+    });
+    const { pid, owned, logPath, run } = await owner.started;
+    expect(owned).toBe(true);
+    expect(await readFile(logPath, 'utf8')).toContain(`watching run ${run.runId}`);
+    owner.child.kill('SIGKILL');
+    await waitForExit(pid, 20_000);
+    expect(await readFile(logPath, 'utf8')).toContain('done: 0 removed, 0 left');
   });
 
   it('stop() ends it at once and leaves none of its files', async () => {
