@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { events, machineFiles, removeStateDirs, stateDirs } from '../fixtures/fake-state.js';
 import { hasJest, jestBin, runJest } from '../fixtures/run-jest.js';
+import { runLeftovers } from './support/run-leftovers.js';
 
 const fixtures = resolve(import.meta.dirname, '../fixtures');
 const byFile = (name: string) => (r: { name: string }) => r.name.endsWith(name);
@@ -64,21 +64,15 @@ describe('testbed/jest, run as a user runs it', () => {
   });
 
   it('examples/jest: VM from a docblock, container from useMachine, unmet GPU skipped', async () => {
-    const run = await runJest(join(fixtures, 'jest-examples.config.mjs'), {}, 400_000);
+    // The example's own config, resolving testbed/jest/* through the package's exports.
+    const run = await runJest(join(fixtures, '../../examples/jest/jest.config.mjs'), {}, 400_000);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.report).toMatchObject({ numPassedTests: 4, numFailedTests: 0, numPendingTests: 1 });
     expect(run.output).toMatch(
       /testbed: skipping the tests of \S+unmet\.test\.mjs: No available provider offers Custom\(gpu\)/,
     );
     const runId = /testbed: run ([a-z0-9]{8})/.exec(run.output)?.[1] ?? '';
-    const { stdout } = await execa('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']);
-    expect(stdout.split('\n').filter((d) => d.startsWith(`testbed-${runId}-`))).toEqual([]);
-    const containers = await execa('docker', [
-      'ps',
-      '-aq',
-      '--filter',
-      `label=testbed.run=${runId}`,
-    ]);
-    expect(containers.stdout).toBe('');
+    expect(runId).not.toBe('');
+    expect(await runLeftovers(runId)).toEqual([]);
   });
 });
