@@ -12,7 +12,7 @@ import {
   isRunning,
   type ProcessEntry,
   processTable,
-} from './support/process-table.js';
+} from '../../src/core/process-table.js';
 import { runLeftovers } from './support/run-leftovers.js';
 import { until } from './support/until.js';
 

@@ -3,6 +3,7 @@ import type { ContainerRuntimeClient } from 'testcontainers';
 import type { VmType } from '../../core/capabilities.js';
 import type { ExecOptions, ExecResult, Machine, MachineDescriptor } from '../../core/provider.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { containerExec } from './container-exec.js';
 import type { LogConsole } from './log-console.js';
 
 /** Plain data describing a Docker machine (the `data` of its descriptor). */
@@ -70,10 +71,6 @@ export class DockerMachine implements Machine {
     private readonly context: DockerMachineContext,
   ) {}
 
-  get #container(): Dockerode.Container {
-    return this.context.client.container.getById(this.data.containerId);
-  }
-
   /** Host port on 127.0.0.1 that reaches `containerPort`. */
   port(containerPort: number): number {
     const port = this.data.ports[String(containerPort)];
@@ -85,7 +82,10 @@ export class DockerMachine implements Machine {
     return port;
   }
 
-  /** Runs a command in the container; a string runs through `sh -c` (the image needs a shell). */
+  /**
+   * Runs a command in the container; a string runs through `sh -c` (the image needs a shell). On
+   * timeout or abort the command's processes are killed (on an engine of this host).
+   */
   async exec(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const argv = typeof command === 'string' ? ['sh', '-c', command] : [...command];
     // Docker's exec API gives testcontainers no stdin, so input travels in an env var to a shell.
@@ -99,15 +99,19 @@ export class DockerMachine implements Machine {
     const result = await withTimeout(
       `exec ${JSON.stringify(argv.join(' '))} in ${this.name}`,
       options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
-      () =>
-        this.context.client.container.exec(
-          this.#container,
+      (signal) =>
+        containerExec(
+          this.context.client.container.dockerode,
+          this.data.containerId,
           withInput.argv,
-          withInput.env ? { env: withInput.env } : {},
+          {
+            env: withInput.env,
+            signal,
+          },
         ),
       options.signal,
     );
-    return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+    return result;
   }
 
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */

@@ -39,6 +39,17 @@ export function descendants(pid: number, table = processTable()): ProcessEntry[]
   return found;
 }
 
+/** SIGKILLs `pid` and everything below it, children first looked up so none escapes by reparenting. */
+export function killTree(pid: number): void {
+  for (const { pid: each } of [{ pid }, ...descendants(pid)]) {
+    try {
+      process.kill(each, 'SIGKILL');
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+}
+
 /** True while a process with this pid runs (a zombie counts as gone). */
 export function isRunning(pid: number): boolean {
   try {
