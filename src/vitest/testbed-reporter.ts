@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import { type FailureDiagnostics, formatDiagnostics } from '../harness/failure-diagnostics.js';
 
@@ -16,7 +17,9 @@ export class TestbedReporter implements Reporter {
 
   onTestCaseResult(testCase: TestCase): void {
     const meta = testCase.meta() as { testbed?: FailureDiagnostics[]; testbedUnmet?: string };
-    const name = `${testCase.module.relativeModuleId} > ${testCase.fullName}`;
+    // `module.relativeModuleId` is Vitest 4 only.
+    const file = relative(testCase.project.config.root, testCase.module.moduleId);
+    const name = `${file} > ${testCase.fullName}`;
     const { state } = testCase.result();
     if (state === 'skipped' && meta.testbedUnmet)
       this.#unmet.push({ name, reason: meta.testbedUnmet });

@@ -1,4 +1,4 @@
-import { inject, type TestAPI, test as vitestTest } from 'vitest';
+import type { TestAPI } from 'vitest';
 import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
@@ -9,6 +9,13 @@ import { MachineSource } from '../harness/machine-source.js';
 import type { MachineWith } from '../harness/machine-with.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
+
+// Vitest 3.2 throws when its runtime loads outside a test worker, as in a config importing
+// `testbed` from `testbed/vitest`; the error is kept for `testbedTest`, which only a test file calls.
+const runtime = await import('vitest').then(
+  (vitest) => ({ vitest }),
+  (error: unknown) => ({ error }),
+);
 
 /** How long a machine lives: one test, one file, or one worker process. */
 export type MachineScope = 'test' | 'file' | 'worker';
@@ -71,6 +78,8 @@ async function recordFailure(task: Task, machine: Machine, keep: boolean): Promi
 export function testbedTest<const Needs extends readonly CapabilityString[]>(
   options: TestbedTestOptions<Needs>,
 ): TestAPI<TestbedFixtures<Needs>> {
+  if ('error' in runtime) throw runtime.error;
+  const { inject, test: vitestTest } = runtime.vitest;
   parseNeeds(options.needs);
   const { needs, spec = {}, scope = 'test' } = options;
   let source: Promise<MachineSource> | undefined;
@@ -135,13 +144,14 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
             await releaseSlot(testbedSource, slot);
           }
         : [
-            async (
-              { testbedSource }: { testbedSource: MachineSource },
-              use: (slot: Slot) => Promise<void>,
-            ) => {
-              const slot = await provisionSlot(testbedSource);
+            // Vitest 3.2 gives a file-scoped fixture only file-scoped values (never the worker's
+            // `testbedSource`), so the slot takes the process's source from here on every version.
+            // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
+            async ({}, use: (slot: Slot) => Promise<void>) => {
+              const s = await getSource();
+              const slot = await provisionSlot(s);
               await use(slot);
-              await releaseSlot(testbedSource, slot);
+              await releaseSlot(s, slot);
             },
             { scope },
           ],
