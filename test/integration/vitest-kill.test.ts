@@ -4,15 +4,15 @@ import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
-import { runCommand } from '../../src/core/run-command.js';
-import { VmBackendRegistry } from '../../src/registry.js';
-import { type ChildVitest, startVitest } from './support/child-vitest.js';
 import {
   descendants,
   isRunning,
   type ProcessEntry,
   processTable,
 } from '../../src/core/process-table.js';
+import { runCommand } from '../../src/core/run-command.js';
+import { VmBackendRegistry } from '../../src/registry.js';
+import { type ChildVitest, startVitest } from './support/child-vitest.js';
 import { runLeftovers } from './support/run-leftovers.js';
 import { until } from './support/until.js';
 

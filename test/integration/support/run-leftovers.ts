@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/core/config.js';
+import { processTable } from '../../../src/core/process-table.js';
 import { runCommand } from '../../../src/core/run-command.js';
 import { domainLogDir } from '../../../src/providers/libvirt/domain-log.js';
-import { processTable } from '../../../src/core/process-table.js';
 
 async function lines(file: string, args: string[]): Promise<string[]> {
   const result = await runCommand(file, args, { timeoutMs: 30_000 });
