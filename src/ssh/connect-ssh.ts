@@ -104,6 +104,25 @@ export function connectSsh(
   });
 }
 
+/**
+ * Run by the remote shell before each command: reports the process group the command runs in,
+ * so a command given up on can be killed whole (closing the connection leaves it running).
+ */
+const PGID_PROLOGUE =
+  'read -r _ _ _ _ testbed_pgid _ 2>/dev/null </proc/$$/stat && printf \'testbed-pgid %s\\n\' "$testbed_pgid" >&2; unset testbed_pgid';
+const PGID_LINE = /^testbed-pgid (\d+)\n/;
+const KILL_TIMEOUT_MS = 5000;
+
+/** Kills a remote process group over a fresh connection; best effort, bounded. */
+async function killRemoteGroup(target: SshTarget, pgid: number): Promise<void> {
+  const connection = await connectSsh(target, { timeoutMs: KILL_TIMEOUT_MS });
+  try {
+    await connection.exec(`kill -9 -- -${pgid}`, { timeoutMs: KILL_TIMEOUT_MS });
+  } finally {
+    connection.close();
+  }
+}
+
 function createConnection(client: Client, target: SshTarget): SshConnection {
   let closed = false;
   return {
@@ -125,6 +144,11 @@ function runExec(
   return new Promise<ExecResult>((resolve, reject) => {
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
+    let pgid: number | undefined;
+    const groupOf = () => {
+      pgid ??= Number(PGID_LINE.exec(Buffer.concat(stderr).toString('utf8'))?.[1]) || undefined;
+      return pgid;
+    };
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const settle = (action: () => void) => {
@@ -135,12 +159,15 @@ function runExec(
       client.removeListener('close', onClientClose);
       action();
     };
-    // Ending the whole connection is the only reliable way to stop a remote command over SSH.
-    const onAbort = () =>
+    /** Stops the command (its whole process group, when known), then rejects. */
+    const giveUp = (reason: unknown) =>
       settle(() => {
         client.end();
-        reject(options.signal?.reason);
+        const group = groupOf();
+        const killed = group ? killRemoteGroup(target, group).catch(() => undefined) : undefined;
+        void Promise.resolve(killed).then(() => reject(reason));
       });
+    const onAbort = () => giveUp(options.signal?.reason);
     const onClientClose = () =>
       settle(() =>
         reject(
@@ -155,15 +182,11 @@ function runExec(
     if (options.timeoutMs !== undefined) {
       const limit = options.timeoutMs;
       timer = setTimeout(
-        () =>
-          settle(() => {
-            client.end();
-            reject(new TimeoutError(`\`${describeTarget(target, command)}\``, limit));
-          }),
+        () => giveUp(new TimeoutError(`\`${describeTarget(target, command)}\``, limit)),
         limit,
       );
     }
-    client.exec(command, (error, stream) => {
+    client.exec(`${PGID_PROLOGUE}\n${command}`, (error, stream) => {
       if (error) {
         settle(() =>
           reject(new CommandFailedError(describeTarget(target, command), undefined, error.message)),
@@ -176,7 +199,7 @@ function runExec(
         settle(() =>
           resolve({
             stdout: Buffer.concat(stdout).toString('utf8'),
-            stderr: Buffer.concat(stderr).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8').replace(PGID_LINE, ''),
             exitCode: exitCodeOf(code, signalName),
           }),
         ),

@@ -8,6 +8,7 @@ import type {
   VmProvisioner,
 } from '../../src/core/provider.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
+import { until } from '../integration/support/until.js';
 
 /** How one provider is put through the shared contract. */
 export interface ProviderContractOptions {
@@ -97,6 +98,23 @@ export async function testProvider(options: ProviderContractOptions): Promise<vo
       const failing = await machine.exec(['sh', '-c', 'echo oops >&2; exit 3']);
       expect(failing.exitCode).toBe(3);
       expect(failing.stderr).toBe('oops\n');
+    });
+
+    it('kills the processes of a command that times out or is aborted', async () => {
+      if (!machine.exec) return expect(offers('Exec')).toBe(false);
+      const exec = machine.exec.bind(machine);
+      const timedOut = await exec(['sh', '-c', 'sleep 1001 & sleep 1002; wait'], {
+        timeoutMs: 1000,
+      }).catch((e: unknown) => e);
+      expect(isTestbedError(timedOut, 'TESTBED_TIMEOUT')).toBe(true);
+      const controller = new AbortController();
+      const aborted = exec(['sleep', '1003'], { signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('given up')), 1000);
+      await expect(aborted).rejects.toThrow('given up');
+      await until('the commands to be killed', 5000, async () =>
+        (await exec(['ps'])).stdout.includes('sleep 100') ? undefined : true,
+      );
+      expect((await exec(['echo', 'still usable'])).stdout).toBe('still usable\n');
     });
 
     it('stamps its resources with the run and the owner', async () => {

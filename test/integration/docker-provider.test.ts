@@ -11,7 +11,6 @@ import {
   type DockerProvisioner,
 } from '../../src/providers/docker/index.js';
 import { testProvider } from '../contract/provider-contract.js';
-import { until } from './support/until.js';
 
 const READY = /testbed-ready/;
 
@@ -95,29 +94,6 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
     expect(await leftovers(run.runId)).toEqual([]);
     // The log stays readable after the container is gone.
     expect(await machine.console.read()).toContain('testbed-ready');
-  });
-
-  it('kills the processes of an exec that times out or is aborted', async () => {
-    const machine = await provisioner.provision({ name: 'exec-kill' });
-    try {
-      const running = async (marker: string) =>
-        (await machine.exec(['ps', '-o', 'args'])).stdout.includes(marker);
-      const timedOut = await machine
-        .exec(['sh', '-c', 'sleep 1001 & sleep 1002; wait'], { timeoutMs: 500 })
-        .catch((e: unknown) => e);
-      expect(isTestbedError(timedOut, 'TESTBED_TIMEOUT')).toBe(true);
-      const controller = new AbortController();
-      const aborted = machine.exec(['sleep', '1003'], { signal: controller.signal });
-      setTimeout(() => controller.abort(new Error('given up')), 300);
-      await expect(aborted).rejects.toThrow('given up');
-      // The kill follows the rejection by the time one inspect takes.
-      await until('the commands to be killed', 5000, async () =>
-        (await running('sleep 100')) ? undefined : true,
-      );
-      expect((await machine.exec(['echo', 'still usable'])).stdout).toBe('still usable\n');
-    } finally {
-      await machine.destroy();
-    }
   });
 
   it('publishes ports on 127.0.0.1 only, and waits until the server inside listens', async () => {

@@ -8,9 +8,12 @@ import type { SshTarget } from '../../src/ssh/ssh-target.js';
 import { waitForSsh } from '../../src/ssh/wait-for-ssh.js';
 
 // An in-process SSH server that answers each exec with what it received: the remote command
-// string on stdout, stdin on stderr, and an exit code taken from a `exit:N` command.
+// string on stdout, stdin on stderr, and an exit code taken from a `exit:N` command. It answers
+// testbed's prologue line as a shell would, with a process group id, and records kill commands.
 const clientKey = generateSshKeyPair('client');
 const allowed = ssh2.utils.parseKey(clientKey.publicKey);
+const PGID = 4242;
+const kills: string[] = [];
 let server: ssh2.Server;
 let target: SshTarget;
 
@@ -28,13 +31,16 @@ beforeAll(async () => {
     client.on('session', (accept) => {
       accept().on('exec', (acceptExec, _reject, info) => {
         const stream = acceptExec();
-        if (info.command === 'sleep') return;
+        const [prologue = '', command = ''] = info.command.split(/\n(.*)/s);
+        if (prologue.includes('testbed_pgid')) stream.stderr.write(`testbed-pgid ${PGID}\n`);
+        if (command.startsWith('kill ')) kills.push(command);
+        if (command === 'sleep') return;
         const input: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => input.push(chunk));
         stream.on('end', () => {
-          stream.write(info.command);
+          stream.write(command);
           stream.stderr.write(Buffer.concat(input));
-          stream.exit(Number(/^exit:(\d+)$/.exec(info.command)?.[1] ?? 0));
+          stream.exit(Number(/^exit:(\d+)$/.exec(command)?.[1] ?? 0));
           stream.end();
         });
       });
@@ -65,16 +71,20 @@ describe('sshExec', () => {
     expect((await sshExec(target, 'cat', { input: 'hello\n' })).stderr).toBe('hello\n');
   });
 
-  it('rejects with a TimeoutError when the command outlives timeoutMs', async () => {
+  it('rejects with a TimeoutError when the command outlives timeoutMs, having killed its group', async () => {
+    kills.length = 0;
     await expect(sshExec(target, 'sleep', { timeoutMs: 300 })).rejects.toMatchObject({
       code: 'TESTBED_TIMEOUT',
     });
+    expect(kills).toEqual([`kill -9 -- -${PGID}`]);
   });
 
-  it('rejects with the abort reason when the signal aborts', async () => {
+  it('rejects with the abort reason when the signal aborts, having killed its group', async () => {
+    kills.length = 0;
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stop')), 200);
     await expect(sshExec(target, 'sleep', { signal: controller.signal })).rejects.toThrow('stop');
+    expect(kills).toEqual([`kill -9 -- -${PGID}`]);
   });
 
   it('names the target and the fix when the key is refused', async () => {
