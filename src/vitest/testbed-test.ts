@@ -9,6 +9,7 @@ import { MachineSource } from '../harness/machine-source.js';
 import type { MachineWith } from '../harness/machine-with.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
+import { ScopeStore } from './scope-store.js';
 
 // Vitest 3.2 throws when its runtime loads outside a test worker, as in a config importing
 // `testbed` from `testbed/vitest`; the error is kept for `testbedTest`, which only a test file calls.
@@ -44,9 +45,7 @@ export interface TestbedFixtures<Needs extends readonly CapabilityString[]> {
   runMachine: (name: string) => Promise<Machine>;
 }
 
-type Slot =
-  | { available: true; machine: Machine; failed: boolean }
-  | { available: false; reason: string };
+type Slot = { machine: Machine; failed: boolean };
 type Task = {
   result?: { state?: string } | undefined;
   meta: { testbed?: unknown[]; testbedUnmet?: string };
@@ -82,108 +81,108 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
   const { inject, test: vitestTest } = runtime.vitest;
   parseNeeds(options.needs);
   const { needs, spec = {}, scope = 'test' } = options;
-  let source: Promise<MachineSource> | undefined;
-  // One source per test process, so discovery (without the plugin) and attached handles are shared.
-  const getSource = () => {
-    source ??= MachineSource.create(inject('testbed'), options.registry);
-    return source;
-  };
+  // Keys of this call's values in the stores of its file and worker.
+  const sourceKey = Symbol('testbed source');
+  const slotKey = Symbol('testbed machine');
+  // One source per worker, so discovery (without the plugin) and attached handles are shared.
+  const sourceIn = (worker: ScopeStore) =>
+    worker.get(
+      sourceKey,
+      () => MachineSource.create(inject('testbed'), options.registry),
+      (s) => s.release(),
+    );
   const onUnmet = (s: MachineSource) => options.onUnmet ?? s.snapshot.onUnmet;
   const keep = (s: MachineSource) => options.keepOnFailure ?? s.snapshot.keepOnFailure;
 
-  const provisionSlot = async (s: MachineSource, signal?: AbortSignal): Promise<Slot> => {
-    const selected = s.select(needs);
-    if ('error' in selected) return { available: false, reason: selected.error.message };
-    return {
-      available: true,
-      machine: await s.provision(selected.providerId, spec, signal),
-      failed: false,
-    };
-  };
-  const releaseSlot = async (s: MachineSource, slot: Slot) => {
-    if (slot.available)
-      await destroyQuietly(slot.machine, { keepArtifacts: slot.failed && keep(s), report });
-  };
+  const provisionSlot = async (
+    s: MachineSource,
+    providerId: string,
+    signal?: AbortSignal,
+  ): Promise<Slot> => ({ machine: await s.provision(providerId, spec, signal), failed: false });
+  const releaseSlot = (s: MachineSource, slot: Slot) =>
+    destroyQuietly(slot.machine, { keepArtifacts: slot.failed && keep(s), report }).then(() => {});
 
+  type Scoped = { testbedWorker: ScopeStore; testbedFile: ScopeStore };
   const fixtures = {
-    testbedSource: [
+    testbedWorker: [
       // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
-      async ({}, use: (s: MachineSource) => Promise<void>) => {
-        const s = await getSource();
-        await use(s);
-        await s.release();
+      async ({}, use: (store: ScopeStore) => Promise<void>) => {
+        const store = new ScopeStore();
+        await use(store);
+        await store.releaseAll(report);
       },
       { scope: 'worker' },
+    ],
+    testbedFile: [
+      // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
+      async ({}, use: (store: ScopeStore) => Promise<void>) => {
+        const store = new ScopeStore();
+        await use(store);
+        await store.releaseAll(report);
+      },
+      { scope: 'file' },
     ],
     testbedNeeds: [
       async (
         {
-          testbedSource,
+          testbedWorker,
           task,
           skip,
-        }: { testbedSource: MachineSource; task: Task; skip: (note: string) => never },
+        }: { testbedWorker: ScopeStore; task: Task; skip: (note: string) => never },
         use: (providerId: string) => Promise<void>,
       ) => {
-        const selected = testbedSource.select(needs);
+        const s = await sourceIn(testbedWorker);
+        const selected = s.select(needs);
         if ('error' in selected) {
-          if (onUnmet(testbedSource) === 'fail') throw selected.error;
+          if (onUnmet(s) === 'fail') throw selected.error;
           return skipUnmet(task, skip, selected.error.message);
         }
         await use(selected.providerId);
       },
       { auto: true },
     ],
-    testbedSlot:
-      scope === 'test'
-        ? async (
-            { testbedSource, signal }: { testbedSource: MachineSource; signal: AbortSignal },
-            use: (slot: Slot) => Promise<void>,
-          ) => {
-            const slot = await provisionSlot(testbedSource, signal);
-            await use(slot);
-            await releaseSlot(testbedSource, slot);
-          }
-        : [
-            // Vitest 3.2 gives a file-scoped fixture only file-scoped values (never the worker's
-            // `testbedSource`), so the slot takes the process's source from here on every version.
-            // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
-            async ({}, use: (slot: Slot) => Promise<void>) => {
-              const s = await getSource();
-              const slot = await provisionSlot(s);
-              await use(slot);
-              await releaseSlot(s, slot);
-            },
-            { scope },
-          ],
     machine: async (
       {
         testbedNeeds,
-        testbedSlot,
-        testbedSource,
+        testbedWorker,
+        testbedFile,
         task,
-      }: { testbedNeeds: string; testbedSlot: Slot; testbedSource: MachineSource; task: Task },
+        signal,
+      }: Scoped & { testbedNeeds: string; task: Task; signal: AbortSignal },
       use: (machine: Machine) => Promise<void>,
     ) => {
-      if (!testbedSlot.available) throw new Error(`${testbedNeeds}: ${testbedSlot.reason}`);
-      await use(testbedSlot.machine);
+      const s = await sourceIn(testbedWorker);
+      const store = scope === 'file' ? testbedFile : testbedWorker;
+      // A shared machine outlives this test, so this test's signal must not abort its creation.
+      const slot =
+        scope === 'test'
+          ? await provisionSlot(s, testbedNeeds, signal)
+          : await store.get(
+              slotKey,
+              () => provisionSlot(s, testbedNeeds),
+              (shared) => releaseSlot(s, shared),
+            );
+      await use(slot.machine);
       if (task.result?.state === 'fail') {
-        testbedSlot.failed = true;
-        await recordFailure(task, testbedSlot.machine, keep(testbedSource));
+        slot.failed = true;
+        await recordFailure(task, slot.machine, keep(s));
       }
+      if (scope === 'test') await releaseSlot(s, slot);
     },
     runMachine: async (
       {
-        testbedSource,
+        testbedWorker,
         task,
         skip,
-      }: { testbedSource: MachineSource; task: Task; skip: (note: string) => never },
+      }: { testbedWorker: ScopeStore; task: Task; skip: (note: string) => never },
       use: (lookup: (name: string) => Promise<Machine>) => Promise<void>,
     ) => {
+      const s = await sourceIn(testbedWorker);
       const used: Machine[] = [];
       await use(async (name) => {
-        const found = await testbedSource.runMachine(name);
+        const found = await s.runMachine(name);
         if (!found.available) {
-          if (onUnmet(testbedSource) === 'fail') throw new Error(found.reason);
+          if (onUnmet(s) === 'fail') throw new Error(found.reason);
           return skipUnmet(task, skip, found.reason);
         }
         used.push(found.machine);

@@ -8,9 +8,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, type JsonReport, takeJsonReport } from '../fixtures/run-vitest.js';
 import { runLeftovers } from './support/run-leftovers.js';
 
@@ -70,46 +70,57 @@ async function installProject(version: string): Promise<string> {
   return project;
 }
 
+/** What a `vitest run` of the installed Vitest did in `root`. */
+async function runSuite(project: string, root: string) {
+  const reportFile = join(work, 'report', 'report.json');
+  const result = await execa(
+    join(project, 'node_modules/.bin/vitest'),
+    [
+      'run',
+      '--root',
+      root,
+      '--reporter=verbose',
+      '--reporter=json',
+      `--outputFile.json=${reportFile}`,
+    ],
+    {
+      cwd: project,
+      env: childEnv({}),
+      extendEnv: false,
+      reject: false,
+      all: true,
+      timeout: 400_000,
+    },
+  );
+  const output = result.all ?? '';
+  const report = takeJsonReport<JsonReport>(reportFile);
+  const tests = report?.testResults.flatMap((r) => r.assertionResults) ?? [];
+  const runId = /testbed: run ([a-z0-9]{8})/.exec(output)?.[1] ?? '';
+  return { exitCode: result.exitCode, output, report, tests, runId };
+}
+
+/** Copies a suite of this repo into the project, without its Vite cache. */
+function copySuite(from: string, project: string): string {
+  const to = join(project, basename(from));
+  cpSync(join(repo, from), to, { recursive: true, filter: (f) => !f.includes('node_modules') });
+  return to;
+}
+
 describe(`Vitest ${OLDEST_VITEST}, the oldest the peer range admits`, () => {
-  it('runs examples/vitest from the packed package: VM, container, and the unmet GPU skipped with its reason', async () => {
-    const project = await installProject(OLDEST_VITEST);
+  let project = '';
+  beforeAll(async () => {
+    project = await installProject(OLDEST_VITEST);
     const installed = JSON.parse(
       readFileSync(join(project, 'node_modules/vitest/package.json'), 'utf8'),
     ) as { version: string };
     expect(installed.version).toBe(OLDEST_VITEST);
+  }, 300_000);
 
-    const suite = join(project, 'suite');
-    cpSync(join(repo, 'examples/vitest'), suite, {
-      recursive: true,
-      filter: (source) => !source.includes('node_modules'),
-    });
-    const reportFile = join(work, 'report', 'report.json');
-    const result = await execa(
-      join(project, 'node_modules/.bin/vitest'),
-      [
-        'run',
-        '--root',
-        suite,
-        '--reporter=verbose',
-        '--reporter=json',
-        `--outputFile.json=${reportFile}`,
-      ],
-      {
-        cwd: project,
-        env: childEnv({}),
-        extendEnv: false,
-        reject: false,
-        all: true,
-        timeout: 400_000,
-      },
-    );
-    const output = result.all ?? '';
-    const report = takeJsonReport<JsonReport>(reportFile);
-    const tests = report?.testResults.flatMap((r) => r.assertionResults) ?? [];
-
-    expect(result.exitCode, output).toBe(0);
-    expect(output).toContain(`v${OLDEST_VITEST}`);
-    expect(tests.map((t) => [t.title, t.status])).toEqual(
+  it('runs examples/vitest from the packed package: VM, container, and the unmet GPU skipped with its reason', async () => {
+    const run = await runSuite(project, copySuite('examples/vitest', project));
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.output).toContain(`v${OLDEST_VITEST}`);
+    expect(run.tests.map((t) => [t.title, t.status])).toEqual(
       expect.arrayContaining([
         ['boots and prints its readiness line on the serial console', 'passed'],
         ['listens for SSH on a loopback port', 'passed'],
@@ -118,12 +129,19 @@ describe(`Vitest ${OLDEST_VITEST}, the oldest the peer range admits`, () => {
         ['trains a model on a GPU', 'skipped'],
       ]),
     );
-    expect(report).toMatchObject({ numPassedTests: 4, numFailedTests: 0, numPendingTests: 1 });
-    expect(output).toMatch(
+    expect(run.report).toMatchObject({ numPassedTests: 4, numFailedTests: 0, numPendingTests: 1 });
+    expect(run.output).toMatch(
       /unmet\.test\.ts > trains a model on a GPU\n\s+No available provider offers Custom\(gpu\):\n\s+- libvirt: lacks Custom\(gpu\)\n\s+- docker: lacks Custom\(gpu\)/,
     );
-    const runId = /testbed: run ([a-z0-9]{8})/.exec(output)?.[1] ?? '';
-    expect(runId, output).not.toBe('');
-    expect(await runLeftovers(runId)).toEqual([]);
-  }, 600_000);
+    expect(run.runId, run.output).not.toBe('');
+    expect(await runLeftovers(run.runId)).toEqual([]);
+  }, 450_000);
+
+  it('gives each testbedTest of a file its own worker-, file- and test-scoped machines', async () => {
+    const run = await runSuite(project, copySuite('test/fixtures/vitest-compat', project));
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.report).toMatchObject({ numPassedTests: 8, numFailedTests: 0 });
+    expect(run.runId, run.output).not.toBe('');
+    expect(await runLeftovers(run.runId)).toEqual([]);
+  }, 450_000);
 });
