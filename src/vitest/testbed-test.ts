@@ -59,6 +59,14 @@ function skipUnmet(task: Task, skip: (note: string) => never, reason: string): n
 
 const report = (message: string) => console.error(message);
 
+/** A fixture holding one `ScopeStore` for its scope, released when the scope ends. */
+// biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
+async function holdStore({}, use: (store: ScopeStore) => Promise<void>): Promise<void> {
+  const store = new ScopeStore();
+  await use(store);
+  await store.releaseAll(report);
+}
+
 async function recordFailure(task: Task, machine: Machine, keep: boolean): Promise<void> {
   try {
     const diagnostics = await collectDiagnostics(machine, { keep });
@@ -104,24 +112,8 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
 
   type Scoped = { testbedWorker: ScopeStore; testbedFile: ScopeStore };
   const fixtures = {
-    testbedWorker: [
-      // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
-      async ({}, use: (store: ScopeStore) => Promise<void>) => {
-        const store = new ScopeStore();
-        await use(store);
-        await store.releaseAll(report);
-      },
-      { scope: 'worker' },
-    ],
-    testbedFile: [
-      // biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
-      async ({}, use: (store: ScopeStore) => Promise<void>) => {
-        const store = new ScopeStore();
-        await use(store);
-        await store.releaseAll(report);
-      },
-      { scope: 'file' },
-    ],
+    testbedWorker: [holdStore, { scope: 'worker' }],
+    testbedFile: [holdStore, { scope: 'file' }],
     testbedNeeds: [
       async (
         {
