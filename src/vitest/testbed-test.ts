@@ -1,4 +1,4 @@
-import type { TestAPI } from 'vitest';
+import { inject, type TestAPI, test as vitestTest } from 'vitest';
 import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
@@ -10,13 +10,6 @@ import type { MachineWith } from '../harness/machine-with.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
 import { ScopeStore } from './scope-store.js';
-
-// Vitest 3.2 throws when its runtime loads outside a test worker, as in a config importing
-// `testbed` from `testbed/vitest`; the error is kept for `testbedTest`, which only a test file calls.
-const runtime = await import('vitest').then(
-  (vitest) => ({ vitest }),
-  (error: unknown) => ({ error }),
-);
 
 /** How long a machine lives: one test, one file, or one worker process. */
 export type MachineScope = 'test' | 'file' | 'worker';
@@ -85,8 +78,6 @@ async function recordFailure(task: Task, machine: Machine, keep: boolean): Promi
 export function testbedTest<const Needs extends readonly CapabilityString[]>(
   options: TestbedTestOptions<Needs>,
 ): TestAPI<TestbedFixtures<Needs>> {
-  if ('error' in runtime) throw runtime.error;
-  const { inject, test: vitestTest } = runtime.vitest;
   parseNeeds(options.needs);
   const { needs, spec = {}, scope = 'test' } = options;
   // Keys of this call's values in the stores of its file and worker.

@@ -37,36 +37,47 @@ async function step(what: string, file: string, args: string[], cwd: string): Pr
   return result.stdout;
 }
 
-/** Packs the built repo as it is published, and installs it with `vitest@version` in a new project. */
-async function installProject(version: string): Promise<string> {
-  if (!existsSync(join(repo, 'dist/vitest/index.js'))) {
-    throw new Error(`${repo}/dist is missing: run \`npm run build\` before this test.`);
-  }
-  // --ignore-scripts: `prepare` would rebuild dist/ under the tests of this run that use it.
-  const packed = await step(
-    'npm pack',
-    'npm',
-    ['pack', '--ignore-scripts', '--json', '--pack-destination', work],
-    repo,
-  );
-  const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
-  const project = join(work, 'project');
+let packing: Promise<string> | undefined;
+
+/** The built repo packed as it is published, once per file. */
+function packed(): Promise<string> {
+  packing ??= (async () => {
+    if (!existsSync(join(repo, 'dist/vitest/index.js'))) {
+      throw new Error(`${repo}/dist is missing: run \`npm run build\` before this test.`);
+    }
+    // --ignore-scripts: `prepare` would rebuild dist/ under the tests of this run that use it.
+    const json = await step(
+      'npm pack',
+      'npm',
+      ['pack', '--ignore-scripts', '--json', '--pack-destination', work],
+      repo,
+    );
+    const [{ filename }] = JSON.parse(json) as [{ filename: string }];
+    return join(work, filename);
+  })();
+  return packing;
+}
+
+/** A new project named `name` with the packed testbed and `vitest@version` installed. */
+async function installProject(
+  name: string,
+  version: string,
+  type: 'module' | 'commonjs',
+): Promise<string> {
+  const tarball = await packed();
+  const project = join(work, name);
   mkdirSync(project);
-  const manifest = { name: 'vitest-compat', private: true, type: 'module' };
-  writeFileSync(join(project, 'package.json'), JSON.stringify(manifest));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name, private: true, type }));
   await step(
     `npm install vitest@${version} (the npm registry must be reachable)`,
     'npm',
-    [
-      'install',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      `vitest@${version}`,
-      join(work, filename),
-    ],
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', `vitest@${version}`, tarball],
     project,
   );
+  const installed = JSON.parse(
+    readFileSync(join(project, 'node_modules/vitest/package.json'), 'utf8'),
+  ) as { version: string };
+  expect(installed.version).toBe(version);
   return project;
 }
 
@@ -106,18 +117,24 @@ function copySuite(from: string, project: string): string {
   return to;
 }
 
+/** Points a copied suite's config at the config-only entry, as the README says for Vitest 3.2. */
+function usePluginEntry(suite: string): void {
+  const config = join(suite, 'vitest.config.ts');
+  const text = readFileSync(config, 'utf8');
+  if (!text.includes("from 'testbed/vitest'")) throw new Error(`${config} imports no testbed`);
+  writeFileSync(config, text.replace("from 'testbed/vitest'", "from 'testbed/vitest/plugin'"));
+}
+
 describe(`Vitest ${OLDEST_VITEST}, the oldest the peer range admits`, () => {
   let project = '';
   beforeAll(async () => {
-    project = await installProject(OLDEST_VITEST);
-    const installed = JSON.parse(
-      readFileSync(join(project, 'node_modules/vitest/package.json'), 'utf8'),
-    ) as { version: string };
-    expect(installed.version).toBe(OLDEST_VITEST);
+    project = await installProject('esm-oldest', OLDEST_VITEST, 'module');
   }, 300_000);
 
   it('runs examples/vitest from the packed package: VM, container, and the unmet GPU skipped with its reason', async () => {
-    const run = await runSuite(project, copySuite('examples/vitest', project));
+    const suite = copySuite('examples/vitest', project);
+    usePluginEntry(suite);
+    const run = await runSuite(project, suite);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.output).toContain(`v${OLDEST_VITEST}`);
     expect(run.tests.map((t) => [t.title, t.status])).toEqual(
@@ -141,6 +158,22 @@ describe(`Vitest ${OLDEST_VITEST}, the oldest the peer range admits`, () => {
     const run = await runSuite(project, copySuite('test/fixtures/vitest-compat', project));
     expect(run.exitCode, run.output).toBe(0);
     expect(run.report).toMatchObject({ numPassedTests: 8, numFailedTests: 0 });
+    expect(run.runId, run.output).not.toBe('');
+    expect(await runLeftovers(run.runId)).toEqual([]);
+  }, 450_000);
+});
+
+describe('the config in a CommonJS package, on the Vitest this repo uses', () => {
+  it('loads testbed/vitest from a config Vite bundles to CommonJS, and runs a machine', async () => {
+    // Without "type": "module", Vite bundles vitest.config.ts to CommonJS and require()s
+    // testbed/vitest, which works only while that module graph has no top-level await.
+    const ours = JSON.parse(
+      readFileSync(join(repo, 'node_modules/vitest/package.json'), 'utf8'),
+    ) as { version: string };
+    const project = await installProject('cjs', ours.version, 'commonjs');
+    const run = await runSuite(project, copySuite('test/fixtures/vitest-cjs', project));
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.report).toMatchObject({ numPassedTests: 1, numFailedTests: 0 });
     expect(run.runId, run.output).not.toBe('');
     expect(await runLeftovers(run.runId)).toEqual([]);
   }, 450_000);
