@@ -188,11 +188,9 @@ async function spawnWatchdog(run: RunContext, options: WatchdogOptions): Promise
   const stop = () => {
     stopping ??= (async () => {
       writeFileSync(paths.stop, '');
-      // Only a watchdog that logged its first line has its SIGUSR2 handler; an earlier one finds
-      // the marker on its first look (SIGUSR2's default action would kill it).
-      if (ownerState(self) === 'alive' && readIfPresent(paths.log).includes('watching')) {
-        process.kill(self.pid, 'SIGUSR2');
-      }
+      // Wakes it at once: its SIGUSR2 handler is set before it logs that it watches, which
+      // spawning waited for.
+      if (ownerState(self) === 'alive') process.kill(self.pid, 'SIGUSR2');
       const deadline = Date.now() + (options.stopTimeoutMs ?? 5000);
       while (ownerState(self) === 'alive' && Date.now() < deadline) await pause(25);
       if (ownerState(self) === 'alive') process.kill(self.pid, 'SIGKILL');

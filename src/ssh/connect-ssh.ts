@@ -144,11 +144,6 @@ function runExec(
   return new Promise<ExecResult>((resolve, reject) => {
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    let pgid: number | undefined;
-    const groupOf = () => {
-      pgid ??= Number(PGID_LINE.exec(Buffer.concat(stderr).toString('utf8'))?.[1]) || undefined;
-      return pgid;
-    };
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const settle = (action: () => void) => {
@@ -163,9 +158,9 @@ function runExec(
     const giveUp = (reason: unknown) =>
       settle(() => {
         client.end();
-        const group = groupOf();
-        const killed = group ? killRemoteGroup(target, group).catch(() => undefined) : undefined;
-        void Promise.resolve(killed).then(() => reject(reason));
+        const group = Number(PGID_LINE.exec(Buffer.concat(stderr).toString('utf8'))?.[1]);
+        const killed = group ? killRemoteGroup(target, group).catch(() => {}) : Promise.resolve();
+        void killed.then(() => reject(reason));
       });
     const onAbort = () => giveUp(options.signal?.reason);
     const onClientClose = () =>
