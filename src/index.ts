@@ -20,45 +20,62 @@ export {
 export type { TestbedConfig } from './core/config.js';
 export { CONFIG_VARIABLES, loadConfig } from './core/config.js';
 export type {
+  FileTransferFailure,
   ProviderMismatch,
   TestbedErrorCode,
   TestbedErrorOptions,
   ValidationProblem,
 } from './core/errors.js';
 export {
+  AbortedError,
   CommandFailedError,
   ConfigError,
   DuplicateProviderError,
+  FileTransferError,
   ImageBuildError,
   ImageNotFoundError,
   InvalidCapabilityError,
   InvalidSpecError,
   isTestbedError,
+  MachineGoneError,
   NoMatchingProviderError,
+  PortNotForwardedError,
   ProviderUnavailableError,
   ProvisionError,
   TestbedError,
   TimeoutError,
   UnsupportedOperationError,
+  WaitTimeoutError,
   WatchdogError,
 } from './core/errors.js';
 export type {
+  CommandOptions,
+  Endpoint,
+  ExecFunction,
   ExecOptions,
   ExecResult,
+  FileSpec,
   Machine,
   MachineConsole,
   MachineDescriptor,
   MachineNetwork,
+  MachineProcess,
   MachineSnapshot,
   MachineSpec,
   OwnedResource,
+  PortSpec,
   ProviderHealth,
   ProvisionerOptions,
   RemovalReport,
   SshConnectionInfo,
+  TransferOptions,
   VmBackendProvider,
   VmProvisioner,
+  WaitCheck,
   WaitForOptions,
+  WaitStrategy,
+  WaitUntilOptions,
+  WriteFileOptions,
 } from './core/provider.js';
 export type { Ranking, RankingCandidate } from './core/ranking.js';
 export { rankProviders } from './core/ranking.js';
@@ -100,3 +117,6 @@ export { generateSshKeyPair } from './ssh/generate-ssh-key-pair.js';
 export { sshExec } from './ssh/ssh-exec.js';
 export type { SshTarget } from './ssh/ssh-target.js';
 export { waitForSsh } from './ssh/wait-for-ssh.js';
+export type { AllWaitStrategy, CommandWaitOptions, HttpWaitOptions } from './wait/wait.js';
+export { Wait } from './wait/wait.js';
+export { waitUntil } from './wait/wait-until.js';

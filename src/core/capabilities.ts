@@ -19,6 +19,8 @@ export const SIMPLE_CAPABILITIES = [
   'SshAccess',
   'Exec',
   'Snapshot',
+  'FileTransfer',
+  'PortForward',
 ] as const;
 
 /** A capability name that takes no argument, such as `SerialConsole`. */

@@ -13,7 +13,12 @@ export type TestbedErrorCode =
   | 'TESTBED_IMAGE_BUILD_FAILED'
   | 'TESTBED_PROVISION_FAILED'
   | 'TESTBED_WATCHDOG_FAILED'
-  | 'TESTBED_NOT_YET_AVAILABLE';
+  | 'TESTBED_NOT_YET_AVAILABLE'
+  | 'TESTBED_FILE_TRANSFER_FAILED'
+  | 'TESTBED_PORT_NOT_FORWARDED'
+  | 'TESTBED_WAIT_TIMEOUT'
+  | 'TESTBED_MACHINE_GONE'
+  | 'TESTBED_ABORTED';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -223,6 +228,93 @@ export class ProvisionError extends TestbedError {
 export class WatchdogError extends TestbedError {
   constructor(message: string, options: TestbedErrorOptions = {}) {
     super('TESTBED_WATCHDOG_FAILED', message, options);
+  }
+}
+
+/** Why a file transfer failed, for callers that react to one kind. */
+export type FileTransferFailure =
+  | 'not-found'
+  | 'permission'
+  | 'no-space'
+  | 'not-a-directory'
+  | 'failed';
+
+/** Copying into or out of a machine failed; nothing half-written was reported as done. */
+export class FileTransferError extends TestbedError {
+  constructor(
+    /** What went wrong, in one word. */
+    readonly reason: FileTransferFailure,
+    /** The path the problem is about (host or guest; the message says which). */
+    readonly path: string,
+    message: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_FILE_TRANSFER_FAILED', message, options);
+  }
+}
+
+/** A guest port was used that the machine's spec did not ask to forward. */
+export class PortNotForwardedError extends TestbedError {
+  constructor(
+    readonly machine: string,
+    readonly port: number,
+    readonly forwarded: readonly number[],
+  ) {
+    const have = forwarded.length > 0 ? `forwarded: ${forwarded.join(', ')}` : 'none is forwarded';
+    super(
+      'TESTBED_PORT_NOT_FORWARDED',
+      `Port ${port} of ${machine} is not forwarded to this host (${have}).`,
+      { fix: `Ask for it when provisioning: ports: [${[...forwarded, port].join(', ')}].` },
+    );
+  }
+}
+
+/** A wait strategy did not hold in time; carries the last attempt's result and the console tail. */
+export class WaitTimeoutError extends TestbedError {
+  constructor(
+    /** What was waited for, e.g. `HTTP 200 from :8080/health`. */
+    readonly waitedFor: string,
+    readonly timeoutMs: number,
+    /** What the last attempt saw, e.g. `connection refused` or `status 503`. */
+    readonly lastResult: string,
+    /** The machine's last console lines, when it has a console. */
+    readonly consoleTail: string | undefined,
+    options: TestbedErrorOptions & { machine?: string } = {},
+  ) {
+    const tail = consoleTail
+      ? `\n  Last console lines:\n    ${consoleTail.split('\n').join('\n    ')}`
+      : '';
+    super(
+      'TESTBED_WAIT_TIMEOUT',
+      `${options.machine ? `${options.machine}: ` : ''}waiting for ${waitedFor} did not succeed within ${timeoutMs} ms; last attempt: ${lastResult}${tail}`,
+      {
+        ...options,
+        fix:
+          options.fix ??
+          'Check that the service starts (the console lines above), or raise timeoutMs.',
+      },
+    );
+  }
+}
+
+/** An operation was asked of a machine that has been destroyed or whose backend lost it. */
+export class MachineGoneError extends TestbedError {
+  constructor(
+    readonly machine: string,
+    operation: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_MACHINE_GONE', `Cannot ${operation}: machine ${machine} is gone.`, {
+      fix: 'Keep the machine until the operation is done (it was destroyed or removed outside testbed).',
+      ...options,
+    });
+  }
+}
+
+/** An operation was aborted through its signal; `cause` is the signal's reason. */
+export class AbortedError extends TestbedError {
+  constructor(operation: string, reason: unknown) {
+    super('TESTBED_ABORTED', `${operation} was aborted.`, { cause: reason });
   }
 }
 

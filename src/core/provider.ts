@@ -15,24 +15,115 @@ export interface ProviderHealth {
   details?: Record<string, string | number | boolean>;
 }
 
-/** Result of a command run inside a machine. */
-export interface ExecResult {
+/** Result of a command run inside a machine; output is text unless `encoding: 'buffer'` was asked. */
+export interface ExecResult<Output extends string | Uint8Array = string> {
   /** Everything the command wrote to standard output. */
-  stdout: string;
+  stdout: Output;
   /** Everything the command wrote to standard error. */
-  stderr: string;
-  /** The command's exit code. */
+  stderr: Output;
+  /** The command's exit code (127 with a message on stderr when the command does not exist). */
   exitCode: number;
 }
 
-/** Options for `Machine.exec`. */
-export interface ExecOptions {
-  /** Aborts the command. */
+/** Where and how a command runs inside a machine. */
+export interface CommandOptions {
+  /** Aborts the command: its processes are killed and the call rejects with `AbortedError`. */
   signal?: AbortSignal;
-  /** Upper bound on the command's run time. */
+  /** Environment variables added to the command's environment. */
+  env?: Record<string, string>;
+  /** Working directory inside the machine. */
+  cwd?: string;
+  /** User to run as (a name); default: the user the machine logs in as. */
+  user?: string;
+}
+
+/** Options for `Machine.exec`. */
+export interface ExecOptions extends CommandOptions {
+  /** Upper bound on the command's run time; on expiry its processes are killed. */
   timeoutMs?: number;
-  /** Written to the command's standard input. */
-  input?: string;
+  /** Written to the command's standard input, then closed: text, bytes or a stream, of any size. */
+  input?: string | Uint8Array | NodeJS.ReadableStream;
+  /** `'buffer'` returns stdout and stderr as bytes instead of UTF-8 text. */
+  encoding?: 'utf8' | 'buffer';
+}
+
+/** `Machine.exec`: runs a command to its end and collects its output. */
+export interface ExecFunction {
+  (
+    command: string | readonly string[],
+    options: ExecOptions & { encoding: 'buffer' },
+  ): Promise<ExecResult<Uint8Array>>;
+  (command: string | readonly string[], options?: ExecOptions): Promise<ExecResult>;
+}
+
+/** A command running inside a machine, with its streams, from `Machine.spawn`. */
+export interface MachineProcess {
+  /** The command's standard input; end it to send EOF. */
+  readonly stdin: NodeJS.WritableStream;
+  /** The command's standard output, as it arrives. */
+  readonly stdout: NodeJS.ReadableStream;
+  /** The command's standard error, as it arrives. */
+  readonly stderr: NodeJS.ReadableStream;
+  /** Resolves with the exit code once the command ends; rejects when the transport fails. */
+  readonly exited: Promise<number>;
+  /** Kills the command's processes; resolves once they are gone. Idempotent. */
+  kill(): Promise<void>;
+}
+
+/** Options for file transfers in and out of a machine. */
+export interface TransferOptions {
+  /** Aborts the transfer; nothing half-written is left at the destination. */
+  signal?: AbortSignal;
+  /** Upper bound on the transfer. Default 10 minutes. */
+  timeoutMs?: number;
+}
+
+/** Options for `Machine.writeFile`. */
+export interface WriteFileOptions extends TransferOptions {
+  /** File mode. Default 0o644. */
+  mode?: number;
+}
+
+/** A guest port as reached from this host. */
+export interface Endpoint {
+  /** Always a loopback address: `127.0.0.1`. */
+  host: string;
+  /** The forwarded port on `host`. */
+  port: number;
+}
+
+/** A guest TCP port to forward: the port number, or `{ guest, host? }` to choose the host port. */
+export type PortSpec = number | { guest: number; host?: number };
+
+/** A file put in place before `provision()` resolves: copied from the host, or given as content. */
+export type FileSpec =
+  | { source: string; target: string; mode?: number }
+  | { content: string | Uint8Array; target: string; mode?: number };
+
+/** One attempt of a wait strategy: whether the condition holds, and what was seen. */
+export interface WaitCheck {
+  /** True when the condition holds. */
+  ok: boolean;
+  /** What the attempt saw, for the timeout error (`connection refused`, `status 503`). */
+  detail: string;
+}
+
+/** Something to wait for on a machine: a port, an HTTP answer, a command, a console line. */
+export interface WaitStrategy {
+  /** What is waited for, in words: `HTTP 200 from :8080/`. */
+  readonly description: string;
+  /** One bounded attempt; rejects only when waiting further cannot help. */
+  check(machine: Machine, signal: AbortSignal): Promise<WaitCheck>;
+}
+
+/** Options for `Machine.waitUntil`. */
+export interface WaitUntilOptions {
+  /** Upper bound on the whole wait. Default 60 s. */
+  timeoutMs?: number;
+  /** Aborts the wait. */
+  signal?: AbortSignal;
+  /** Pause between attempts. Default 250 ms. */
+  intervalMs?: number;
 }
 
 /** Options for `MachineConsole.waitFor`. */
@@ -95,6 +186,12 @@ export interface MachineSpec {
   networks?: MachineNetwork[];
   /** Upper bound on provisioning, readiness included. */
   timeoutMs?: number;
+  /** Guest TCP ports forwarded to free ports on 127.0.0.1 (`PortForward`). */
+  ports?: readonly PortSpec[];
+  /** Files put in place before provision resolves (`FileTransfer`). */
+  files?: readonly FileSpec[];
+  /** Conditions that must hold before provision resolves (all of them), e.g. `Wait.forHttp(8080)`. */
+  waitFor?: WaitStrategy | readonly WaitStrategy[];
   /** Aborts provisioning; whatever was created is removed. */
   signal?: AbortSignal;
   /** Backend-specific options, validated by the provider. */
@@ -134,8 +231,31 @@ export interface Machine extends AsyncDisposable {
   readonly providerId: string;
   /** Kind of machine. */
   readonly vmType: VmType;
-  /** Runs a command in the machine (`Exec`). */
-  exec?(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Runs a command in the machine to its end (`Exec`). */
+  exec?: ExecFunction;
+  /** Starts a command and hands over its streams as it runs (`Exec`). */
+  spawn?(command: string | readonly string[], options?: CommandOptions): MachineProcess;
+  /** Copies a host file or directory (modes and symlinks kept) to `guestPath` (`FileTransfer`). */
+  copyTo?(hostPath: string, guestPath: string, options?: TransferOptions): Promise<void>;
+  /** Copies a guest file or directory (modes and symlinks kept) to `hostPath` (`FileTransfer`). */
+  copyFrom?(guestPath: string, hostPath: string, options?: TransferOptions): Promise<void>;
+  /** Writes `data` to a guest file, creating parent directories (`FileTransfer`). */
+  writeFile?(
+    guestPath: string,
+    data: string | Uint8Array,
+    options?: WriteFileOptions,
+  ): Promise<void>;
+  /** Reads a guest file whole (`FileTransfer`). */
+  readFile?(guestPath: string, options?: TransferOptions): Promise<Buffer>;
+  /** Where a forwarded guest port is reached on this host (`PortForward`). */
+  endpoint?(guestPort: number): Endpoint;
+  /** A URL for a forwarded guest port: `http://127.0.0.1:<port><path>` (`PortForward`). */
+  url?(guestPort: number, path?: string, options?: { protocol?: string }): string;
+  /** Resolves once every strategy holds; rejects with `WaitTimeoutError` and the console tail. */
+  waitUntil(
+    strategies: WaitStrategy | readonly WaitStrategy[],
+    options?: WaitUntilOptions,
+  ): Promise<void>;
   /** Console output (`SerialConsole` for VMs; the log stream for containers). */
   readonly console?: MachineConsole;
   /** SSH connection details (`SshAccess`). */

@@ -1,8 +1,16 @@
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import type { VmType } from '../../core/capabilities.js';
-import type { ExecOptions, ExecResult, Machine, MachineDescriptor } from '../../core/provider.js';
+import type {
+  ExecOptions,
+  ExecResult,
+  Machine,
+  MachineDescriptor,
+  WaitStrategy,
+  WaitUntilOptions,
+} from '../../core/provider.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { waitUntil } from '../../wait/wait-until.js';
 import { containerExec } from './container-exec.js';
 import type { LogConsole } from './log-console.js';
 
@@ -86,7 +94,15 @@ export class DockerMachine implements Machine {
    * Runs a command in the container; a string runs through `sh -c` (the image needs a shell). On
    * timeout or abort the command's processes are killed (on an engine of this host).
    */
-  async exec(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  exec(
+    command: string | readonly string[],
+    options: ExecOptions & { encoding: 'buffer' },
+  ): Promise<ExecResult<Uint8Array>>;
+  exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  async exec(
+    command: string | readonly string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult<string | Uint8Array>> {
     const argv = typeof command === 'string' ? ['sh', '-c', command] : [...command];
     // Docker's exec API gives testcontainers no stdin, so input travels in an env var to a shell.
     const withInput =
@@ -94,7 +110,7 @@ export class DockerMachine implements Machine {
         ? { argv, env: undefined }
         : {
             argv: ['sh', '-c', 'printf %s "$TESTBED_STDIN" | "$@"', 'sh', ...argv],
-            env: { TESTBED_STDIN: options.input },
+            env: { TESTBED_STDIN: String(options.input) },
           };
     const result = await withTimeout(
       `exec ${JSON.stringify(argv.join(' '))} in ${this.name}`,
@@ -145,6 +161,14 @@ export class DockerMachine implements Machine {
     const docker = this.context.client.container.dockerode;
     await removeContainer(docker, this.data.containerId);
     if (this.data.cloneImage) await removeImage(docker, this.data.cloneImage);
+  }
+
+  /** Resolves once every strategy holds; rejects with `WaitTimeoutError` and the console tail. */
+  waitUntil(
+    strategies: WaitStrategy | readonly WaitStrategy[],
+    options?: WaitUntilOptions,
+  ): Promise<void> {
+    return waitUntil(this, strategies, options);
   }
 
   /** Same as `destroy()`, for `await using`. */

@@ -6,8 +6,11 @@ import type {
   MachineDescriptor,
   MachineSnapshot,
   SshConnectionInfo,
+  WaitStrategy,
+  WaitUntilOptions,
 } from '../../core/provider.js';
 import { sshExec } from '../../ssh/ssh-exec.js';
+import { waitUntil } from '../../wait/wait-until.js';
 import { SerialConsole } from './serial-console.js';
 
 /** Where a machine's pieces are on the host; also the data of its descriptor. */
@@ -82,7 +85,15 @@ export class LibvirtMachine implements Machine {
   }
 
   /** Runs a command over SSH: a string is shell code, an array is passed verbatim. */
-  exec(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  exec(
+    command: string | readonly string[],
+    options: ExecOptions & { encoding: 'buffer' },
+  ): Promise<ExecResult<Uint8Array>>;
+  exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  exec(
+    command: string | readonly string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult<string | Uint8Array>> {
     return sshExec(this.state.ssh, command, options);
   }
 
@@ -116,6 +127,14 @@ export class LibvirtMachine implements Machine {
       }
     })();
     return this.#destroying;
+  }
+
+  /** Resolves once every strategy holds; rejects with `WaitTimeoutError` and the console tail. */
+  waitUntil(
+    strategies: WaitStrategy | readonly WaitStrategy[],
+    options?: WaitUntilOptions,
+  ): Promise<void> {
+    return waitUntil(this, strategies, options);
   }
 
   /** Same as `destroy()`, for `await using`. */
