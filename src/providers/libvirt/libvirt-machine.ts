@@ -39,6 +39,8 @@ export interface LibvirtMachineState {
   serialLog: string;
   /** SSH connection details. */
   ssh: SshConnectionInfo;
+  /** Host port on 127.0.0.1 for each forwarded guest port (SSH not included), keyed by guest port. */
+  ports: Record<string, number>;
 }
 
 /** What a machine asks of the provisioner that made it. */

@@ -368,6 +368,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         vcpus: plan.vcpus,
         networks: plan.networks,
         serialLog,
+        ports: {},
         ssh: {
           host: '127.0.0.1',
           port: sshPort,

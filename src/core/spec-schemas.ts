@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { FileSpec, WaitStrategy } from './provider.js';
+
+const tcpPort = (what: string) =>
+  z
+    .number(`must be a ${what} port number`)
+    .int(`must be a whole ${what} port number`)
+    .min(1, `must be a TCP port (1-65535)`)
+    .max(65_535, `must be a TCP port (1-65535)`);
+
+/** One guest port to forward, after validation: always the object form. */
+export interface ForwardedPort {
+  /** Port inside the machine. */
+  guest: number;
+  /** Fixed port on 127.0.0.1; absent means a free one is chosen. */
+  host?: number | undefined;
+}
+
+/** `ports`: numbers or `{ guest, host? }`; a guest port asked twice is an error. */
+export const portSpecsSchema = z
+  .array(
+    z.union(
+      [
+        tcpPort('guest'),
+        z.strictObject({ guest: tcpPort('guest'), host: tcpPort('host').optional() }),
+      ],
+      {
+        message: 'must be a port number or { guest, host? }',
+      },
+    ),
+  )
+  .transform((ports, ctx): ForwardedPort[] => {
+    const normal = ports.map((p) => (typeof p === 'number' ? { guest: p } : p));
+    const seen = new Set<number>();
+    normal.forEach((p, index) => {
+      if (seen.has(p.guest)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `guest port ${p.guest} is asked twice; list each port once`,
+        });
+      }
+      seen.add(p.guest);
+    });
+    return normal;
+  });
+
+const mode = z
+  .number('must be a file mode such as 0o644')
+  .int('must be a file mode such as 0o644')
+  .min(0, 'must be a file mode such as 0o644')
+  .max(0o7777, 'must be a file mode such as 0o644');
+const target = z
+  .string('must be an absolute guest path')
+  .regex(/^\/.*[^/]$|^\/[^/]+$/, 'must be an absolute guest path such as /srv/app/config.json');
+
+/** `files`: `{ source, target, mode? }` (a host file or directory) or `{ content, target, mode? }`. */
+export const fileSpecsSchema = z.array(
+  z.union(
+    [
+      z.strictObject({
+        source: z.string().min(1, 'must be a host path'),
+        target,
+        mode: mode.optional(),
+      }),
+      z.strictObject({
+        content: z.union([z.string(), z.instanceof(Uint8Array)]),
+        target,
+        mode: mode.optional(),
+      }),
+    ],
+    { message: 'must be { source, target, mode? } or { content, target, mode? }' },
+  ),
+) as z.ZodType<FileSpec[]>;
+
+const isStrategy = (value: unknown): value is WaitStrategy =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as WaitStrategy).check === 'function' &&
+  typeof (value as WaitStrategy).description === 'string';
+
+const strategy = z.custom<WaitStrategy>(
+  isStrategy,
+  'must be a wait strategy such as Wait.forHttp(8080)',
+);
+
+/** `waitFor`: one strategy or a list, all of which must hold. */
+export const waitForSchema = z
+  .union([strategy, z.array(strategy)])
+  .transform((value): WaitStrategy[] => (Array.isArray(value) ? value : [value]));
+
+/** The spec options every provider shares for deploying: validated the same way everywhere. */
+export const deploySpecShape = {
+  ports: portSpecsSchema.optional(),
+  files: fileSpecsSchema.optional(),
+  waitFor: waitForSchema.optional(),
+};
