@@ -64,6 +64,20 @@ describe('buildDomainXml', () => {
     expect(xml).toContain('virtio-net-pci,netdev=n0,bus=pci.0,addr=0x10');
   });
 
+  it('forwards each asked guest port from its own loopback port, after SSH', () => {
+    const xml = buildDomainXml(
+      definition({
+        forwards: [
+          { guest: 8080, host: 41000 },
+          { guest: 5432, host: 41001 },
+        ],
+      }),
+    );
+    expect(xml).toContain(
+      'user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:41000-:8080,hostfwd=tcp:127.0.0.1:41001-:5432',
+    );
+  });
+
   it('uses type kvm with host-passthrough when KVM works', () => {
     const domain = parse(buildDomainXml(definition({ accelerator: 'kvm' }))).domain;
     expect(domain['@type']).toBe('kvm');

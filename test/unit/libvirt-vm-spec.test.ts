@@ -45,7 +45,7 @@ describe('parseVmSpec', () => {
       networks: [{ name: 'n', providerId: 'docker' }],
     });
     expect(problems.join('\n')).toMatch(/memoryMiB: must be a whole number/);
-    expect(problems.join('\n')).toMatch(/unknown option\(s\) memroy/);
+    expect(problems.join('\n')).toMatch(/unknown option\(s\) memroy$/m);
     expect(problems.join('\n')).toMatch(/networks\.0: must be networks made by the libvirt/);
   });
 
@@ -56,5 +56,40 @@ describe('parseVmSpec', () => {
     expect(parsed.networks).toEqual([network]);
     expect(parseVmSpec({ readyPattern: null }).readyPattern).toBeNull();
     expect(parsed.signal).toBe(signal);
+  });
+
+  it('normalises ports and rejects out-of-range and twice-asked ones, all at once', () => {
+    expect(parseVmSpec({ ports: [8080, { guest: 5432, host: 15432 }] }).ports).toEqual([
+      { guest: 8080 },
+      { guest: 5432, host: 15432 },
+    ]);
+    const problems = problemsOf({ ports: [0, 70000, 8080, { guest: 8080 }, 'web'] });
+    expect(problems.join('\n')).toMatch(/ports\.0: must be a TCP port \(1-65535\)/);
+    expect(problems.join('\n')).toMatch(/ports\.1: must be a TCP port/);
+    expect(problems.join('\n')).toMatch(/ports\.4: must be a port number or \{ guest, host\? \}/);
+  });
+
+  it('suggests the option a typo meant (memoryMib -> memoryMiB)', () => {
+    expect(problemsOf({ memoryMib: 512 })).toEqual([
+      "(spec): unknown option(s) memoryMib (did you mean 'memoryMiB'?)",
+    ]);
+  });
+
+  it('reports a guest port asked twice', () => {
+    expect(problemsOf({ ports: [8080, { guest: 8080 }] })).toEqual([
+      'ports.1: guest port 8080 is asked twice; list each port once',
+    ]);
+  });
+
+  it('checks files and waitFor entries', () => {
+    const problems = problemsOf({
+      files: [{ source: '/etc/hosts', target: 'relative/path' }, { target: '/x' }],
+      waitFor: [{ check: 1 }],
+    });
+    expect(problems.join('\n')).toMatch(/files\.0/);
+    expect(problems.join('\n')).toMatch(
+      /files\.1: must be \{ source, target, mode\? \} or \{ content, target, mode\? \}/,
+    );
+    expect(problems.join('\n')).toMatch(/waitFor/);
   });
 });

@@ -33,6 +33,8 @@ export interface DomainDefinition {
   sshHostPort: number;
   /** SSH port inside the guest. */
   sshGuestPort: number;
+  /** Further guest TCP ports, each forwarded from its host port on 127.0.0.1. */
+  forwards?: readonly { guest: number; host: number }[];
   /** Isolated libvirt networks to join, after the user-mode NIC (eth1, eth2, ...). */
   networks: readonly string[];
   /** What the reaper needs to find and remove the domain. */
@@ -51,8 +53,8 @@ function pciAddress(slot: number): Record<string, string> {
 
 /**
  * libvirt domain XML for a testbed VM. Every value goes through the XML builder, so user-supplied
- * strings are escaped. SSH reaches the guest through QEMU user networking with a loopback-only
- * `hostfwd` (Debian's libvirt 9.0 has no passt, hence `<qemu:commandline>`).
+ * strings are escaped. SSH and the asked guest ports reach the guest through QEMU user networking
+ * with loopback-only `hostfwd`s (Debian's libvirt 9.0 has no passt, hence `<qemu:commandline>`).
  */
 export function buildDomainXml(definition: DomainDefinition): string {
   const root = create({ version: '1.0' }).ele('domain', {
@@ -105,10 +107,13 @@ export function buildDomainXml(definition: DomainDefinition): string {
   devices.ele('memballoon', { model: 'none' });
 
   const commandline = root.ele(QEMU_NAMESPACE, 'qemu:commandline');
-  const forward = `tcp:127.0.0.1:${definition.sshHostPort}-:${definition.sshGuestPort}`;
+  const forwards = [
+    { host: definition.sshHostPort, guest: definition.sshGuestPort },
+    ...(definition.forwards ?? []),
+  ].map(({ host, guest }) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`);
   for (const value of [
     '-netdev',
-    `user,id=n0,hostfwd=${forward}`,
+    `user,id=n0,${forwards.join(',')}`,
     '-device',
     `virtio-net-pci,netdev=n0,bus=pci.0,addr=0x${USER_NIC_SLOT.toString(16)}`,
   ]) {

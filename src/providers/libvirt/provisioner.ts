@@ -3,21 +3,27 @@ import { join } from 'node:path';
 import type { TestbedConfig } from '../../core/config.js';
 import {
   ImageNotFoundError,
+  InvalidSpecError,
   ProvisionError,
   TestbedError,
   TimeoutError,
   UnsupportedOperationError,
+  WaitTimeoutError,
 } from '../../core/errors.js';
 import type {
+  FileSpec,
   Machine,
   MachineDescriptor,
   MachineNetwork,
   MachineSnapshot,
   MachineSpec,
   VmProvisioner,
+  WaitStrategy,
 } from '../../core/provider.js';
 import type { RunCommand } from '../../core/run-command.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
+import type { ForwardedPort } from '../../core/spec-schemas.js';
+import { applyFileSpecs } from '../../files/apply-file-specs.js';
 import { createNoCloudSeed } from '../../images/nocloud-seed.js';
 import { generateSshKeyPair, type SshKeyPair } from '../../ssh/generate-ssh-key-pair.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
@@ -87,6 +93,12 @@ interface BootPlan {
   keyPair?: SshKeyPair | undefined;
   dependencies: string[];
   readyPattern: string | RegExp | null | undefined;
+  /** Guest ports to forward; clones forward the same guest ports on new host ports. */
+  ports: readonly ForwardedPort[];
+  /** Put in place once SSH answers (provision only). */
+  files: readonly FileSpec[];
+  /** Must hold before the machine is handed out (provision only). */
+  waitFor: readonly WaitStrategy[];
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   /** Aborts at the end of `timeoutMs`, counted from the start of provisioning. */
@@ -96,6 +108,17 @@ interface BootPlan {
 const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
 const PORT_ATTEMPTS = 5;
 const CLONE_TIMEOUT_MS = 180_000;
+
+/** A host port the spec fixed is taken: choosing another would break what the spec asked. */
+function fixedPortTaken(fixed: readonly ForwardedPort[], cause: unknown): InvalidSpecError {
+  return new InvalidSpecError(
+    fixed.map((p) => ({
+      path: 'ports',
+      message: `host port ${p.host} (for guest port ${p.guest}) may be taken on 127.0.0.1`,
+    })),
+    { cause, fix: 'Free that port, or leave out `host` so that a free port is chosen.' },
+  );
+}
 
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -144,6 +167,9 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       sshUser: parsed.sshUser,
       dependencies: [],
       readyPattern: parsed.readyPattern,
+      ports: parsed.ports ?? [],
+      files: parsed.files ?? [],
+      waitFor: parsed.waitFor ?? [],
       timeoutMs: parsed.timeoutMs,
       signal: parsed.signal,
     });
@@ -225,6 +251,10 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
       dependencies: [source.state.dir, ...source.state.dependencies],
       readyPattern: undefined,
+      // A fixed host port is the source's: the clone forwards the same guest ports on free ones.
+      ports: Object.keys(source.state.ports).map((guest) => ({ guest: Number(guest) })),
+      files: [],
+      waitFor: [],
       timeoutMs: CLONE_TIMEOUT_MS,
       deadline: AbortSignal.timeout(CLONE_TIMEOUT_MS),
       signal,
@@ -325,8 +355,14 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       const serialLog = join(dir, 'serial.log');
       const xmlPath = join(dir, 'domain.xml');
       let sshPort = 0;
+      let forwards: { guest: number; host: number }[] = [];
       for (let attempt = 1; ; attempt++) {
-        sshPort = await (this.options.choosePort ?? findFreePort)();
+        const choose = this.options.choosePort ?? findFreePort;
+        sshPort = await choose();
+        forwards = [];
+        for (const port of plan.ports) {
+          forwards.push({ guest: port.guest, host: port.host ?? (await choose()) });
+        }
         const xml = buildDomainXml({
           name,
           accelerator,
@@ -338,6 +374,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
           serialLog,
           sshHostPort: sshPort,
           sshGuestPort: config.sshPort,
+          forwards,
           networks: plan.networks,
           metadata: {
             runId: run.runId,
@@ -352,8 +389,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
           await virsh.call(['create', xmlPath], { timeoutMs: 60_000, ...withSignal });
           break;
         } catch (error) {
-          // Another process took the port between choosing and binding: choose again.
-          if (attempt >= PORT_ATTEMPTS || !PORT_CLASH.test(describeError(error))) throw error;
+          if (!PORT_CLASH.test(describeError(error))) throw error;
+          const fixed = plan.ports.filter((p) => p.host !== undefined);
+          if (fixed.length > 0) throw fixedPortTaken(fixed, error);
+          // Another process took a port between choosing and binding: choose again.
+          if (attempt >= PORT_ATTEMPTS) throw error;
         }
       }
       const state: LibvirtMachineState = {
@@ -368,7 +408,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         vcpus: plan.vcpus,
         networks: plan.networks,
         serialLog,
-        ports: {},
+        ports: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
         ssh: {
           host: '127.0.0.1',
           port: sshPort,
@@ -379,6 +419,14 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       };
       machine = new LibvirtMachine(state, this);
       await this.#waitUntilReady(machine, plan, started, signal);
+      await applyFileSpecs(machine, plan.files, signal);
+      if (plan.waitFor.length > 0) {
+        // Not the deadline's signal: the wait's own timeout fires with what it waited for.
+        await machine.waitUntil(plan.waitFor, {
+          ...(plan.signal ? { signal: plan.signal } : {}),
+          timeoutMs: Math.max(1, plan.timeoutMs - (Date.now() - started)),
+        });
+      }
       this.#leases.acquire([dir, ...plan.dependencies]);
       return machine;
     } catch (error) {
@@ -414,7 +462,8 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     plan: BootPlan,
   ): Promise<unknown> {
     if (plan.signal?.aborted) return plan.signal.reason;
-    if (plan.deadline.aborted && !(error instanceof TimeoutError)) {
+    const timedOut = error instanceof TimeoutError || error instanceof WaitTimeoutError;
+    if (plan.deadline.aborted && !timedOut) {
       error = new TimeoutError(`Provisioning ${name}`, plan.timeoutMs, {
         cause: error,
         fix: 'Raise timeoutMs, or read the console lines below for why the guest is slow.',

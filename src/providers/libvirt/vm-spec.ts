@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { didYouMean } from '../../core/did-you-mean.js';
 import { InvalidSpecError } from '../../core/errors.js';
 import type { MachineNetwork, MachineSpec } from '../../core/provider.js';
+import { deploySpecShape } from '../../core/spec-schemas.js';
 
 const label = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const labelMessage = 'must be 1-32 lowercase letters, digits and inner hyphens (it names a domain)';
@@ -57,8 +59,12 @@ const schema = z
         message: 'must be a string, a RegExp, or null to wait for SSH only',
       })
       .optional(),
+    ...deploySpecShape,
   })
   .strict();
+
+/** Keys a libvirt machine spec may hold, for typo hints. */
+const LIBVIRT_SPEC_KEYS: readonly string[] = Object.keys(schema.shape);
 
 /** A machine spec after validation, with defaults filled in. */
 export type LibvirtVmSpec = z.output<typeof schema>;
@@ -86,7 +92,11 @@ export function parseVmSpec(spec: MachineSpec = {}): LibvirtVmSpec {
   throw new InvalidSpecError(
     result.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return { path: '(spec)', message: `unknown option(s) ${issue.keys.join(', ')}` };
+        const hints = issue.keys.map((key) => {
+          const hint = didYouMean(key, LIBVIRT_SPEC_KEYS);
+          return hint ? `${key} (did you mean '${hint}'?)` : key;
+        });
+        return { path: '(spec)', message: `unknown option(s) ${hints.join(', ')}` };
       }
       const value = valueAt(issue.path);
       const shown =
