@@ -5,6 +5,7 @@ import {
   type VmCapability,
   type VmType,
 } from './capabilities.js';
+import { checkPreference } from './check-preference.js';
 import { DuplicateProviderError, NoMatchingProviderError } from './errors.js';
 import type { ProviderHealth, VmBackendProvider } from './provider.js';
 import { type RankingCandidate, rankProviders } from './ranking.js';
@@ -168,6 +169,7 @@ export class ProviderRegistry {
   /** Ranks the providers for `needs` and explains the choice; never throws for a missing match. */
   async select(needs: readonly unknown[] = [], signal?: AbortSignal): Promise<Selection> {
     const parsed = parseNeeds(needs);
+    checkPreference(this.#preference, [...this.#providers.keys()]);
     const statuses = await this.discover({ health: true, ...(signal ? { signal } : {}) });
     const candidates: RankingCandidate[] = statuses.map((s) => ({
       id: s.provider.id,

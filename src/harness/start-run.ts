@@ -1,4 +1,5 @@
 import { parseNeeds } from '../core/capabilities.js';
+import { checkPreference } from '../core/check-preference.js';
 import { loadConfig } from '../core/config.js';
 import type { Machine } from '../core/provider.js';
 import type { ProviderRegistry, ProviderStatus } from '../core/registry.js';
@@ -96,6 +97,11 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   const log = input.log ?? ((line: string) => console.log(line));
   const run = input.run ?? createRunContext();
   const preference = options.providers ?? loadConfig(input.env ?? process.env).providers;
+  checkPreference(
+    preference,
+    registry.providers().map((p) => p.id),
+    options.providers ? 'providers' : 'TESTBED_PROVIDERS',
+  );
   const guard = input.guard ?? reaperGuard;
   const started = performance.now();
   const statuses = await registry.discover({ health: true, ...(signal ? { signal } : {}) });
