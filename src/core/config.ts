@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ValidationProblem } from './errors.js';
 
@@ -43,14 +43,29 @@ const integer = (min: number, max: number, what: string) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
+/** Kernel pseudo-filesystems: nothing can be stored there (and Node's recursive mkdir spins on /proc). */
+const PSEUDO_FS = ['/proc', '/sys', '/dev'];
+
+const directory = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .refine(
+    (path) => {
+      const absolute = resolve(path);
+      return !PSEUDO_FS.some((fs) => absolute === fs || absolute.startsWith(`${fs}/`));
+    },
+    `is on a kernel pseudo-filesystem (${PSEUDO_FS.join(', ')}); choose a directory on a disk`,
+  );
+
 const fields = {
   libvirtUri: z
     .string()
     .trim()
     .regex(/^[a-z][a-z0-9+]*:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system'),
   sshPort: integer(1, 65535, 'a TCP port'),
-  baseImagePath: z.string().trim().min(1, 'must not be empty'),
-  stateDir: z.string().trim().min(1, 'must not be empty'),
+  baseImagePath: directory,
+  stateDir: directory,
   providers: z
     .string()
     .transform((s) =>

@@ -94,4 +94,26 @@ describe('loadConfig', () => {
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ TESTBED_SSH_PORT: '', HOME: '/h' }, 1000).sshPort).toBe(22);
   });
+
+  it('refuses state and image directories on kernel pseudo-filesystems up front', () => {
+    let error: unknown;
+    try {
+      loadConfig(
+        { HOME: '/h', TESTBED_STATE_DIR: '/proc/self/x', TESTBED_BASE_IMAGE_PATH: '/sys/x' },
+        1000,
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(
+      /TESTBED_STATE_DIR: is on a kernel pseudo-filesystem .*\(got "\/proc\/self\/x"\)/,
+    );
+    expect(message).toMatch(/TESTBED_BASE_IMAGE_PATH: is on a kernel pseudo-filesystem/);
+    expect(message).not.toMatch(/libvirt/);
+    expect(loadConfig({ HOME: '/h', TESTBED_STATE_DIR: '/procedures/x' }, 1000).stateDir).toBe(
+      '/procedures/x',
+    );
+  });
 });
