@@ -1,5 +1,6 @@
 import { inject, type TestAPI, test as vitestTest } from 'vitest';
 import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
+import { InvalidSpecError } from '../core/errors.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { describeError } from '../harness/describe-error.js';
@@ -11,8 +12,10 @@ import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
 import { ScopeStore } from './scope-store.js';
 
+const SCOPES = ['test', 'file', 'worker'] as const;
+
 /** How long a machine lives: one test, one file, or one worker process. */
-export type MachineScope = 'test' | 'file' | 'worker';
+export type MachineScope = (typeof SCOPES)[number];
 
 /** Options of `testbedTest`. */
 export interface TestbedTestOptions<Needs extends readonly CapabilityString[]> {
@@ -80,6 +83,19 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
 ): TestAPI<TestbedFixtures<Needs>> {
   parseNeeds(options.needs);
   const { needs, spec = {}, scope = 'test' } = options;
+  if (!SCOPES.includes(scope)) {
+    throw new InvalidSpecError(
+      [
+        {
+          path: 'scope',
+          message: `must be one of ${SCOPES.join(', ')} (got ${JSON.stringify(scope)})`,
+        },
+      ],
+      {
+        fix: "Use 'test' (default), 'file' or 'worker'; run-scoped machines go in testbed({ machines }).",
+      },
+    );
+  }
   // Keys of this call's values in the stores of its file and worker.
   const sourceKey = Symbol('testbed source');
   const slotKey = Symbol('testbed machine');

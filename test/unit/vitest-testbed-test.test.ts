@@ -6,6 +6,7 @@ import type { MachineWith } from '../../src/harness/machine-with.js';
 import {
   type CapabilityString,
   InvalidCapabilityError,
+  type Machine,
   type MachineConsole,
   ProviderRegistry,
   type SshConnectionInfo,
@@ -62,5 +63,18 @@ describe('testbedTest', () => {
     expect(() => testbedTest({ needs: ['SerialConsol'] })).toThrow(
       /Did you mean 'SerialConsole'\?.*\n.*Use one of ProvisionVm, CloneVm/s,
     );
+  });
+
+  it("rejects a scope Vitest's fixtures do not have, at the call", () => {
+    // @ts-expect-error: not a scope
+    expect(() => testbedTest({ needs: ['Exec'], scope: 'suite' })).toThrow(
+      /scope: must be one of test, file, worker \(got "suite"\)/,
+    );
+  });
+
+  it('types the deploy members FileTransfer and PortForward guarantee', () => {
+    expectTypeOf<MachineWith<['FileTransfer']>['readFile']>().toBeFunction();
+    expectTypeOf<MachineWith<['PortForward']>['url']>().toBeFunction();
+    expectTypeOf<MachineWith<['Exec']>['copyTo']>().toEqualTypeOf<Machine['copyTo']>();
   });
 });
