@@ -17,6 +17,8 @@ export interface TestbedConfig {
   providers: string[] | undefined;
   /** Upper bound for each provider's availability and health check, in ms. */
   timeoutMs: number;
+  /** VMs allowed to boot at once on this host; undefined means derived from cores, memory and accelerator. */
+  maxBoots: number | undefined;
 }
 
 /** Environment variable names read by `loadConfig`, each with its older alias if any. */
@@ -27,6 +29,7 @@ export const CONFIG_VARIABLES = {
   stateDir: ['TESTBED_STATE_DIR'],
   providers: ['TESTBED_PROVIDERS'],
   timeoutMs: ['TESTBED_TIMEOUT_MS'],
+  maxBoots: ['TESTBED_MAX_BOOTS'],
 } as const satisfies Record<keyof TestbedConfig, readonly string[]>;
 
 /** Where testbed keeps caches: root uses /var, because libvirt's qemu user cannot enter /root. */
@@ -82,6 +85,7 @@ const fields = {
         .min(1, 'must list at least one provider id, e.g. libvirt,docker'),
     ),
   timeoutMs: integer(1, 3_600_000, 'milliseconds'),
+  maxBoots: integer(1, 256, 'a number of VMs'),
 };
 
 /**
@@ -100,6 +104,7 @@ export function loadConfig(
     stateDir: join(cacheRoot, 'runs'),
     providers: undefined,
     timeoutMs: '5000',
+    maxBoots: undefined,
   };
   const problems: ValidationProblem[] = [];
   const config: Record<string, unknown> = {};

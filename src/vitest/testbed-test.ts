@@ -8,6 +8,7 @@ import { destroyQuietly } from '../harness/destroy-quietly.js';
 import { collectDiagnostics } from '../harness/failure-diagnostics.js';
 import { MachineSource } from '../harness/machine-source.js';
 import type { MachineWith } from '../harness/machine-with.js';
+import { provisionBudget } from '../harness/provision-budget.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
 import { ScopeStore } from './scope-store.js';
@@ -43,6 +44,7 @@ export interface TestbedFixtures<Needs extends readonly CapabilityString[]> {
 
 type Slot = { machine: Machine; failed: boolean };
 type Task = {
+  timeout?: number;
   result?: { state?: string } | undefined;
   meta: { testbed?: unknown[]; testbedUnmet?: string };
 };
@@ -152,13 +154,18 @@ export function testbedTest<const Needs extends readonly CapabilityString[]>(
     ) => {
       const s = await sourceIn(testbedWorker);
       const store = scope === 'file' ? testbedFile : testbedWorker;
+      const budget = provisionBudget(task.timeout, 'Vitest');
       // A shared machine outlives this test, so this test's signal must not abort its creation.
       const slot =
         scope === 'test'
-          ? await provisionSlot(s, testbedNeeds, signal)
+          ? await provisionSlot(
+              s,
+              testbedNeeds,
+              budget ? AbortSignal.any([signal, budget]) : signal,
+            )
           : await store.get(
               slotKey,
-              () => provisionSlot(s, testbedNeeds),
+              () => provisionSlot(s, testbedNeeds, budget),
               (shared) => releaseSlot(s, shared),
             );
       await use(slot.machine);

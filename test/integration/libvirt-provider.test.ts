@@ -294,7 +294,9 @@ describe.skipIf(!available && !process.env.CI)(
         const error = await provisioner
           .provision({ signal: controller.signal })
           .catch((e: unknown) => e);
-        expect((error as Error).message).toBe('test aborted');
+        expect(isTestbedError(error, 'TESTBED_ABORTED')).toBe(true);
+        expect((error as Error).message).toMatch(/^Provisioning testbed-\S+ was aborted\.$/);
+        expect(((error as Error).cause as Error).message).toBe('test aborted');
         expect(leftovers()).toEqual([]);
       });
     });

@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       stateDir: '/home/ada/.cache/testbed/runs',
       providers: undefined,
       timeoutMs: 5000,
+      maxBoots: undefined,
     });
   });
 

@@ -2,6 +2,7 @@ import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestbedConfig } from '../../core/config.js';
 import {
+  AbortedError,
   ImageNotFoundError,
   InvalidSpecError,
   ProvisionError,
@@ -28,7 +29,8 @@ import { createNoCloudSeed } from '../../images/nocloud-seed.js';
 import { generateSshKeyPair, type SshKeyPair } from '../../ssh/generate-ssh-key-pair.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
 import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
-import type { AcceleratorChoice } from './accelerator-probe.js';
+import type { Accelerator, AcceleratorChoice } from './accelerator-probe.js';
+import { BootSlots, bootCapacity, hostCapacityInput } from './boot-slots.js';
 import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
 import { findFreePort } from './free-port.js';
@@ -101,13 +103,15 @@ interface BootPlan {
   waitFor: readonly WaitStrategy[];
   timeoutMs: number;
   signal?: AbortSignal | undefined;
-  /** Aborts at the end of `timeoutMs`, counted from the start of provisioning. */
-  deadline: AbortSignal;
+  /** Part of `timeoutMs` already spent before the boot (resolving the image). */
+  spentMs: number;
 }
 
 const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
 const PORT_ATTEMPTS = 5;
 const CLONE_TIMEOUT_MS = 180_000;
+/** Bound on waiting for a boot slot when the caller gives no signal. */
+const QUEUE_TIMEOUT_MS = 600_000;
 
 /** A host port the spec fixed is taken: choosing another would break what the spec asked. */
 function fixedPortTaken(fixed: readonly ForwardedPort[], cause: unknown): InvalidSpecError {
@@ -128,15 +132,18 @@ function describeError(error: unknown): string {
 export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   readonly #leases = new DirectoryLeases();
   readonly #runDir: string;
+  readonly #slots: BootSlots;
 
   constructor(private readonly options: LibvirtProvisionerOptions) {
     this.#runDir = join(options.config.stateDir, options.run.runId);
+    this.#slots = new BootSlots(join(options.config.stateDir, '.boot-queue'));
   }
 
   /** Creates a VM from `spec` and resolves once SSH answers; on any failure nothing is left. */
   async provision(spec: MachineSpec = {}): Promise<Machine> {
     const parsed = parseVmSpec(spec);
-    parsed.signal?.throwIfAborted();
+    if (parsed.signal?.aborted) throw new AbortedError('Provisioning', parsed.signal.reason);
+    const resolveStarted = Date.now();
     const deadline = AbortSignal.timeout(parsed.timeoutMs);
     const image = await this.#resolveImage(
       parsed.image,
@@ -148,10 +155,13 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
           fix: 'Build the image beforehand (`npx testbed images build`) or raise timeoutMs.',
         });
       }
+      if (parsed.signal?.aborted) {
+        throw new AbortedError(`Resolving image '${parsed.image}'`, parsed.signal.reason);
+      }
       throw error;
     });
     return this.#boot({
-      deadline,
+      spentMs: Date.now() - resolveStarted,
       nameHint: parsed.name,
       hostname: parsed.hostname,
       backing: image.base,
@@ -256,7 +266,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       files: [],
       waitFor: [],
       timeoutMs: CLONE_TIMEOUT_MS,
-      deadline: AbortSignal.timeout(CLONE_TIMEOUT_MS),
+      spentMs: 0,
       signal,
     });
   }
@@ -322,13 +332,21 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
 
   async #boot(plan: BootPlan): Promise<LibvirtMachine> {
     const { config, run, virsh, runCommand } = this.options;
-    const started = Date.now();
     const id = shortId(6);
     const name = `testbed-${run.runId}-${plan.nameHint ? `${plan.nameHint}-` : ''}${id}`;
     const hostname = plan.hostname ?? `tb-${id}`;
     const dir = join(this.#runDir, name);
+    const { accelerator } = await this.options.accelerator(plan.boot.kernel, plan.signal);
+    // Queued before the deadline starts: waiting for a slot is not the guest being slow.
+    const slot = await this.#slots.acquire(name, this.#capacity(plan, accelerator), {
+      signal: plan.signal,
+      queueTimeoutMs: QUEUE_TIMEOUT_MS,
+    });
+    const started = Date.now();
+    const bootMs = Math.max(1, plan.timeoutMs - plan.spentMs);
+    const deadline = AbortSignal.timeout(bootMs);
     // Every step sees both the caller's signal and the deadline, so a slow step aborts and is undone.
-    const signal = plan.signal ? AbortSignal.any([plan.signal, plan.deadline]) : plan.deadline;
+    const signal = plan.signal ? AbortSignal.any([plan.signal, deadline]) : deadline;
     const withSignal = signal ? { signal } : {};
     const undo: (() => Promise<unknown>)[] = [];
     let machine: LibvirtMachine | undefined;
@@ -350,8 +368,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         format: plan.backingFormat ?? 'qcow2',
         ...withSignal,
       });
-      const { accelerator } = await this.options.accelerator(plan.boot.kernel, signal);
-      signal?.throwIfAborted();
+      signal.throwIfAborted();
       const serialLog = join(dir, 'serial.log');
       const xmlPath = join(dir, 'domain.xml');
       let sshPort = 0;
@@ -418,20 +435,26 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         },
       };
       machine = new LibvirtMachine(state, this);
-      await this.#waitUntilReady(machine, plan, started, signal);
+      await this.#waitUntilReady(machine, plan, bootMs - (Date.now() - started), signal);
+      await slot.release();
       await applyFileSpecs(machine, plan.files, signal);
       if (plan.waitFor.length > 0) {
         // Not the deadline's signal: the wait's own timeout fires with what it waited for.
         await machine.waitUntil(plan.waitFor, {
           ...(plan.signal ? { signal: plan.signal } : {}),
-          timeoutMs: Math.max(1, plan.timeoutMs - (Date.now() - started)),
+          timeoutMs: Math.max(1, bootMs - (Date.now() - started)),
         });
       }
       this.#leases.acquire([dir, ...plan.dependencies]);
       return machine;
     } catch (error) {
+      await slot.release();
       // Explained first: the console tail is read before undoing removes the log.
-      const explained = await this.#explain(error, name, machine, plan);
+      const explained = await this.#explain(error, name, machine, plan, {
+        deadline,
+        bootMs,
+        queuedMs: slot.waitedMs,
+      });
       for (const step of undo.reverse()) await step().catch(() => undefined);
       throw explained;
     }
@@ -440,10 +463,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   async #waitUntilReady(
     machine: LibvirtMachine,
     plan: BootPlan,
-    started: number,
+    budgetMs: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const left = () => Math.max(1, plan.timeoutMs - (Date.now() - started));
+    const started = Date.now();
+    const left = () => Math.max(1, budgetMs - (Date.now() - started));
     const withSignal = { signal };
     const pattern =
       plan.readyPattern === undefined
@@ -455,16 +479,39 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     await waitForSsh(machine.ssh, { timeoutMs: left(), ...withSignal });
   }
 
+  #capacity(plan: BootPlan, accelerator: Accelerator): number {
+    return (
+      this.options.config.maxBoots ??
+      bootCapacity({
+        ...hostCapacityInput(),
+        memoryMiB: plan.memoryMiB,
+        vcpus: plan.vcpus,
+        accelerator,
+      })
+    );
+  }
+
   async #explain(
     error: unknown,
     name: string,
     machine: LibvirtMachine | undefined,
     plan: BootPlan,
+    boot: { deadline: AbortSignal; bootMs: number; queuedMs: number },
   ): Promise<unknown> {
-    if (plan.signal?.aborted) return plan.signal.reason;
+    const queued =
+      boot.queuedMs >= 1000
+        ? ` (after ${Math.round(boot.queuedMs / 1000)} s in the boot queue, not counted)`
+        : '';
+    if (plan.signal?.aborted) {
+      const reason = plan.signal.reason;
+      // The harness aborts with its own TimeoutError before the test framework's timeout.
+      if (!(reason instanceof TimeoutError))
+        return new AbortedError(`Provisioning ${name}`, reason);
+      error = reason;
+    }
     const timedOut = error instanceof TimeoutError || error instanceof WaitTimeoutError;
-    if (plan.deadline.aborted && !timedOut) {
-      error = new TimeoutError(`Provisioning ${name}`, plan.timeoutMs, {
+    if (boot.deadline.aborted && !timedOut) {
+      error = new TimeoutError(`Provisioning ${name}${queued}`, boot.bootMs, {
         cause: error,
         fix: 'Raise timeoutMs, or read the console lines below for why the guest is slow.',
       });
