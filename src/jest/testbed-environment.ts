@@ -36,6 +36,9 @@ interface CircusEvent {
 const TestEnvironment = (await loadNodeEnvironment())
   .TestEnvironment as unknown as NodeEnvironmentClass;
 
+/** Test and hook timeout where the user set none, as the Vitest plugin's. */
+const DEFAULT_TEST_TIMEOUT_MS = 180_000;
+
 /** What tests see as the global `testbed` in files run by this environment. */
 export interface TestbedGlobal {
   /** The machine meeting the file's `@testbed-needs`, when the pragma is there. */
@@ -69,6 +72,12 @@ export default class TestbedEnvironment extends TestEnvironment {
     super(config, context);
     this.#needs = parseNeedsPragma(context.docblockPragmas['testbed-needs']);
     this.#testPath = context.testPath;
+    // As the Vitest plugin does: Jest's 5 s default cannot boot a VM, so where the user set no
+    // testTimeout, jest-circus takes this one at run start (the slot `jest.setTimeout` writes).
+    const { globalConfig } = config as { globalConfig?: { testTimeout?: number } };
+    if (globalConfig?.testTimeout === undefined) {
+      this.global[Symbol.for('TEST_TIMEOUT_SYMBOL')] = DEFAULT_TEST_TIMEOUT_MS;
+    }
   }
 
   override async setup(): Promise<void> {
