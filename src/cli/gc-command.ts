@@ -84,30 +84,35 @@ export function registerGcCommand(
       '--older-than <duration>',
       'Also remove runs whose owner is still alive when older than this (e.g. 1h, 30m, 2d)',
     )
+    .option('--kept', 'Also remove runs whose artifacts were kept for inspection (keepOnFailure)')
     .option('--json', 'Print the decisions and removals as JSON')
     .example('testbed gc --dry-run')
+    .example('testbed gc --kept')
     .example('testbed gc --older-than 1h')
-    .action((options: { dryRun?: boolean; olderThan?: unknown; json?: boolean }) => {
-      run(async () => {
-        const olderThanMs =
-          options.olderThan === undefined ? undefined : parseDuration(String(options.olderThan));
-        const config = loadConfig(deps.env);
-        const report = await deps.sweep({
-          dryRun: options.dryRun ?? false,
-          olderThanMs,
-          providerIds: config.providers,
+    .action(
+      (options: { dryRun?: boolean; olderThan?: unknown; kept?: boolean; json?: boolean }) => {
+        run(async () => {
+          const olderThanMs =
+            options.olderThan === undefined ? undefined : parseDuration(String(options.olderThan));
+          const config = loadConfig(deps.env);
+          const report = await deps.sweep({
+            dryRun: options.dryRun ?? false,
+            olderThanMs,
+            includeKept: options.kept ?? false,
+            providerIds: config.providers,
+          });
+          if (!report.dryRun) await deps.pruneLogs(config.stateDir);
+          io.stdout(options.json ? renderGcJson(report) : renderGcText(report));
+          const unlisted = reportBackendProblems('gc', report, io);
+          const left = report.removals.flatMap((r) =>
+            r.failed.map(
+              (f) =>
+                `${r.providerId} ${f.resource ? `${f.resource.kind} ${f.resource.name}` : `run ${r.runId}`}: ${f.error}`,
+            ),
+          );
+          for (const line of left) io.stderr(`testbed gc: not removed: ${line}\n`);
+          return unlisted || (left.length > 0 ? 1 : 0);
         });
-        if (!report.dryRun) await deps.pruneLogs(config.stateDir);
-        io.stdout(options.json ? renderGcJson(report) : renderGcText(report));
-        const unlisted = reportBackendProblems('gc', report, io);
-        const left = report.removals.flatMap((r) =>
-          r.failed.map(
-            (f) =>
-              `${r.providerId} ${f.resource ? `${f.resource.kind} ${f.resource.name}` : `run ${r.runId}`}: ${f.error}`,
-          ),
-        );
-        for (const line of left) io.stderr(`testbed gc: not removed: ${line}\n`);
-        return unlisted || (left.length > 0 ? 1 : 0);
-      });
-    });
+      },
+    );
 }

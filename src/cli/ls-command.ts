@@ -30,12 +30,14 @@ function runJson(run: RunGroup) {
     runId: run.runId,
     owner: run.owner,
     ownerState: run.ownerState,
+    kept: run.kept,
     createdAt: run.createdAt ?? null,
     ageMs: run.ageMs ?? null,
     resources: run.resources.map((r) => ({
       providerId: r.providerId,
       kind: r.kind,
       name: r.name,
+      kept: r.kept ?? false,
       createdAt: r.createdAt ?? null,
     })),
   };
@@ -51,7 +53,7 @@ export function renderBackendProblems(backends: readonly BackendListing[]): stri
 /** A run's heading line: id, owner and age. */
 export function renderRunHeading(run: RunGroup): string {
   const age = run.ageMs === undefined ? 'age unknown' : `age ${formatDuration(run.ageMs)}`;
-  return `run ${run.runId}  owner pid ${run.owner.pid} (${run.ownerState})  ${age}`;
+  return `run ${run.runId}  owner pid ${run.owner.pid} (${run.ownerState})  ${age}${run.kept ? '  kept for inspection' : ''}`;
 }
 
 /** A run's resources, one indented line each. */
@@ -64,11 +66,13 @@ export function renderLsText(report: SweepReport): string {
   const out: string[] = [];
   for (const { run } of report.runs) out.push(renderRunHeading(run), ...renderResources(run));
   const resources = report.runs.reduce((n, d) => n + d.run.resources.length, 0);
-  const dead = report.runs.filter((d) => d.run.ownerState === 'dead').length;
+  const dead = report.runs.filter((d) => d.run.ownerState === 'dead' && !d.run.kept).length;
+  const kept = report.runs.filter((d) => d.run.kept).length;
   if (report.runs.length > 0) out.push('');
   out.push(
     `${report.runs.length} run${report.runs.length === 1 ? '' : 's'}, ${resources} resource${resources === 1 ? '' : 's'}` +
-      (dead > 0 ? `; ${dead} with a dead owner: \`testbed gc\` removes them.` : '.'),
+      (dead > 0 ? `; ${dead} with a dead owner: \`testbed gc\` removes them.` : '.') +
+      (kept > 0 ? ` ${kept} kept for inspection: \`testbed gc --kept\` removes them.` : ''),
   );
   const listed = report.backends.filter((b) => b.status === 'listed').map((b) => b.providerId);
   out.push(`Checked: ${listed.join(', ') || '(no backend)'}`);

@@ -305,6 +305,8 @@ export interface OwnedResource {
   owner: RunOwner;
   /** Creation time, ms since the epoch, when known. */
   createdAt?: number | undefined;
+  /** Kept for inspection after a failure (`keepOnFailure`): swept only by `gc --kept` or `--older-than`. */
+  kept?: boolean | undefined;
 }
 
 /** What `removeRun` did. */

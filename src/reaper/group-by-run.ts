@@ -18,6 +18,8 @@ export interface RunGroup {
   providerIds: string[];
   /** The run's resources, in listing order. */
   resources: OwnedResource[];
+  /** True when some of them are kept for inspection after a failure. */
+  kept: boolean;
 }
 
 const STATE_RANK: Record<OwnerState, number> = { dead: 0, unknown: 1, alive: 2 };
@@ -52,6 +54,7 @@ export function groupByRun(
       ageMs: createdAt === undefined ? undefined : Math.max(0, now - createdAt),
       providerIds: [...new Set(list.map((r) => r.providerId))].sort(),
       resources: list,
+      kept: list.some((r) => r.kept === true),
     };
   });
   return groups.sort(

@@ -7,6 +7,8 @@ export interface GcPolicy {
   olderThanMs?: number | undefined;
   /** Runs never to remove, whatever their state (the caller's own run). */
   protectedRunIds?: readonly string[] | undefined;
+  /** Also remove runs whose artifacts were kept for inspection (`testbed gc --kept`). */
+  includeKept?: boolean | undefined;
 }
 
 /** The decision about one run, with the reason shown to the user. */
@@ -31,6 +33,13 @@ export function planGc(groups: readonly RunGroup[], policy: GcPolicy = {}): GcDe
   return groups.map((run): GcDecision => {
     const owner = `owner pid ${run.owner.pid}`;
     if (protectedIds.has(run.runId)) return { run, remove: false, reason: 'the current run' };
+    const old =
+      policy.olderThanMs !== undefined &&
+      run.ageMs !== undefined &&
+      run.ageMs >= policy.olderThanMs;
+    if (run.kept && !policy.includeKept && !old) {
+      return { run, remove: false, reason: 'kept for inspection (`testbed gc --kept` removes it)' };
+    }
     if (run.ownerState === 'dead') return { run, remove: true, reason: `${owner} is gone` };
     const state = run.ownerState === 'alive' ? `${owner} is alive` : 'owner unknown';
     const limit = policy.olderThanMs;

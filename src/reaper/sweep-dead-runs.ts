@@ -21,6 +21,8 @@ export interface SweepOptions {
   olderThanMs?: number | undefined;
   /** Runs never removed (the caller's own). */
   protectedRunIds?: readonly string[] | undefined;
+  /** Also remove runs kept for inspection after a failure. */
+  includeKept?: boolean | undefined;
   /** Owner liveness; injected by tests. */
   stateOf?: ((owner: RunOwner) => OwnerState) | undefined;
   /** Current time; injected by tests. */
@@ -66,6 +68,7 @@ export async function sweepDeadRuns(options: SweepOptions = {}): Promise<SweepRe
   const runs = planGc(groups, {
     olderThanMs: options.olderThanMs,
     protectedRunIds: options.protectedRunIds,
+    includeKept: options.includeKept,
   });
   const dryRun = options.dryRun ?? false;
   const targets = dryRun

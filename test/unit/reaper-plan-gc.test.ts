@@ -149,3 +149,28 @@ describe('planGc', () => {
     expect(removed(planGc(real, { olderThanMs: HOUR }))).toContain('foreign-old');
   });
 });
+
+describe('planGc and artifacts kept for inspection', () => {
+  const keptRun = () =>
+    groupByRun(
+      [
+        resource('kept', DEAD, 2 * HOUR, { kind: 'directory', kept: true }),
+        resource('plain', DEAD, 2 * HOUR, { kind: 'directory' }),
+      ],
+      stateOf,
+      NOW,
+    );
+
+  it('keeps a dead run whose artifacts were kept, and removes it with --kept or --older-than', () => {
+    const byId = (policy: Parameters<typeof planGc>[1]) =>
+      Object.fromEntries(planGc(keptRun(), policy).map((d) => [d.run.runId, d]));
+    const plain = byId({});
+    expect(plain.kept?.remove).toBe(false);
+    expect(plain.kept?.reason).toContain('testbed gc --kept');
+    expect(plain.kept?.run.kept).toBe(true);
+    expect(plain.plain?.remove).toBe(true);
+    expect(byId({ includeKept: true }).kept?.remove).toBe(true);
+    expect(byId({ olderThanMs: HOUR }).kept?.remove).toBe(true);
+    expect(byId({ olderThanMs: 3 * HOUR }).kept?.remove).toBe(false);
+  });
+});

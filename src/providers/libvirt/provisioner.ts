@@ -34,6 +34,7 @@ import { BootSlots, bootCapacity, hostCapacityInput } from './boot-slots.js';
 import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
 import { findFreePort } from './free-port.js';
+import { writeKeptMarker } from './kept-marker.js';
 import {
   LibvirtMachine,
   type LibvirtMachineState,
@@ -291,6 +292,8 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   async destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void> {
     await teardownDomain(this.options.virsh, machine.name);
     const keep = keepArtifacts ? new Set([machine.state.dir]) : new Set<string>();
+    // The marker keeps the run's directory from sweeps until `testbed gc --kept`.
+    if (keepArtifacts) await writeKeptMarker(machine.state.dir, machine.name);
     await this.#leases.release([machine.state.dir, ...machine.state.dependencies], keep);
   }
 

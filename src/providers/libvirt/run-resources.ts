@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { OwnedResource, RemovalReport } from '../../core/provider.js';
 import { removeResources } from '../../core/remove-resources.js';
 import { removeDomainLogs } from './domain-log.js';
+import { holdsKeptMachine } from './kept-marker.js';
 import { readRunManifest } from './run-directory.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import { readTestbedMetadata } from './testbed-metadata.js';
@@ -50,10 +51,11 @@ async function runDirectories(stateDir: string): Promise<OwnedResource[]> {
       .map(async (entry): Promise<OwnedResource[]> => {
         const path = join(stateDir, entry.name);
         const manifest = await readRunManifest(path);
+        const kept = await holdsKeptMachine(path);
         if (manifest) {
           const { runId, owner, createdAt } = manifest;
           return [
-            { providerId: 'libvirt', kind: 'directory', name: path, runId, owner, createdAt },
+            { providerId: 'libvirt', kind: 'directory', name: path, runId, owner, createdAt, kept },
           ];
         }
         // A process killed while creating the directory leaves it without a manifest: the name
@@ -67,6 +69,7 @@ async function runDirectories(stateDir: string): Promise<OwnedResource[]> {
             runId: entry.name,
             owner: { pid: 0, startTime: 0 },
             createdAt,
+            kept,
           },
         ];
       }),
