@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
 import { isTestbedError } from '../../src/core/errors.js';
 import type { Machine, VmProvisioner } from '../../src/core/provider.js';
+import { ProviderRegistry } from '../../src/core/registry.js';
 import { runCommand } from '../../src/core/run-command.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
 import { findFreePort } from '../../src/providers/libvirt/free-port.js';
@@ -15,6 +16,7 @@ import { LibvirtProvider } from '../../src/providers/libvirt/index.js';
 import type { LibvirtMachine } from '../../src/providers/libvirt/libvirt-machine.js';
 import { LibvirtProvisioner } from '../../src/providers/libvirt/provisioner.js';
 import { Virsh } from '../../src/providers/libvirt/virsh.js';
+import { sweepDeadRuns } from '../../src/reaper/sweep-dead-runs.js';
 import { testProvider } from '../contract/provider-contract.js';
 
 const config = loadConfig();
@@ -109,6 +111,19 @@ describe.skipIf(!available && !process.env.CI)(
       expect(domains()).not.toContain(machine.name);
       expect(existsSync(machine.state.disk)).toBe(true);
       expect(existsSync(machine.state.serialLog)).toBe(true);
+      // ... and a sweep, even one that finds the owner dead, leaves them to `gc --kept`.
+      const listed = (await provider.listResources()).find(
+        (r) => r.kind === 'directory' && r.runId === run.runId,
+      );
+      expect(listed?.kept).toBe(true);
+      const sweep = await sweepDeadRuns({
+        registry: new ProviderRegistry().register(provider),
+        dryRun: true,
+        stateOf: () => 'dead',
+      });
+      const decision = sweep.runs.find((d) => d.run.runId === run.runId);
+      expect(decision).toMatchObject({ remove: false });
+      expect(decision?.reason).toContain('testbed gc --kept');
     });
 
     it('snapshots: machines restored from it start from the saved disk state', async () => {
