@@ -1,3 +1,4 @@
+import type { CapabilityInput } from '../core/capabilities.js';
 import { formatCapability } from '../core/capabilities.js';
 import type { ProviderHealth } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
@@ -31,7 +32,8 @@ export async function collectDoctorReport(
   registry: ProviderRegistry,
   needs: readonly string[] = [],
 ): Promise<DoctorReport> {
-  const selection = await registry.select(needs);
+  // Typed from the command line: parseNeeds inside select() validates them and names bad ones.
+  const selection = await registry.select(needs as readonly CapabilityInput[]);
   const providers = selection.statuses.map((s) => ({
     id: s.provider.id,
     name: s.provider.name,

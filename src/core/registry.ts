@@ -167,7 +167,7 @@ export class ProviderRegistry {
   }
 
   /** Ranks the providers for `needs` and explains the choice; never throws for a missing match. */
-  async select(needs: readonly unknown[] = [], signal?: AbortSignal): Promise<Selection> {
+  async select(needs: readonly CapabilityInput[] = [], signal?: AbortSignal): Promise<Selection> {
     const parsed = parseNeeds(needs);
     checkPreference(this.#preference, [...this.#providers.keys()]);
     const statuses = await this.discover({ health: true, ...(signal ? { signal } : {}) });
@@ -192,7 +192,10 @@ export class ProviderRegistry {
   }
 
   /** The best available, healthy provider offering every need; throws `NoMatchingProviderError` otherwise. */
-  async findBest(needs: readonly unknown[] = [], signal?: AbortSignal): Promise<VmBackendProvider> {
+  async findBest(
+    needs: readonly CapabilityInput[] = [],
+    signal?: AbortSignal,
+  ): Promise<VmBackendProvider> {
     const selection = await this.select(needs, signal);
     if (!selection.best) throw selection.error;
     return selection.best;

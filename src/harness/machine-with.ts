@@ -1,4 +1,8 @@
-import type { CapabilityString } from '../core/capabilities.js';
+import type {
+  CapabilityInput,
+  CapabilityString,
+  SimpleCapabilityName,
+} from '../core/capabilities.js';
 import type {
   CommandOptions,
   Endpoint,
@@ -19,6 +23,17 @@ type Guaranteed<N extends CapabilityString, Cap extends CapabilityString, Member
   : [Extract<N, Cap>] extends [never]
     ? unknown
     : Member;
+
+/** The string form of a need given as a string or as an object (`{ kind: 'VmType', type: 'FullVirt' }`). */
+export type NeedName<N> = N extends CapabilityString
+  ? N
+  : N extends { kind: 'VmType'; type: infer T extends string }
+    ? `VmType(${T})` & CapabilityString
+    : N extends { kind: 'Custom'; name: infer C extends string }
+      ? `Custom(${C})`
+      : N extends { kind: infer K extends SimpleCapabilityName }
+        ? K
+        : never;
 
 /** The members `FileTransfer` guarantees. */
 interface FileTransferMembers {
@@ -44,11 +59,19 @@ interface PortForwardMembers {
  * `clone`, `Snapshot` -> `snapshot`, `FileTransfer` -> `copyTo`, `copyFrom`, `writeFile`,
  * `readFile`, `PortForward` -> `endpoint`, `url`.
  */
-export type MachineWith<Needs extends readonly CapabilityString[]> = Machine &
-  Guaranteed<Needs[number], 'SerialConsole', { readonly console: MachineConsole }> &
-  Guaranteed<Needs[number], 'SshAccess', { readonly ssh: SshConnectionInfo }> &
+export type MachineWith<Needs extends readonly CapabilityInput[]> = MachineWithNames<
+  NeedName<Needs[number]>,
+  Needs
+>;
+
+type MachineWithNames<
+  N extends CapabilityString,
+  Needs extends readonly CapabilityInput[],
+> = Machine &
+  Guaranteed<N, 'SerialConsole', { readonly console: MachineConsole }> &
+  Guaranteed<N, 'SshAccess', { readonly ssh: SshConnectionInfo }> &
   Guaranteed<
-    Needs[number],
+    N,
     'Exec',
     {
       exec: ExecFunction;
@@ -56,10 +79,15 @@ export type MachineWith<Needs extends readonly CapabilityString[]> = Machine &
     }
   > &
   Guaranteed<
-    Needs[number],
+    N,
     'CloneVm',
-    { clone(options?: { name?: string; signal?: AbortSignal }): Promise<Machine> }
+    // A clone comes from the same provider: it offers what its source offers.
+    { clone(options?: { name?: string; signal?: AbortSignal }): Promise<MachineWith<Needs>> }
   > &
-  Guaranteed<Needs[number], 'Snapshot', { snapshot(): Promise<MachineSnapshot> }> &
-  Guaranteed<Needs[number], 'FileTransfer', FileTransferMembers> &
-  Guaranteed<Needs[number], 'PortForward', PortForwardMembers>;
+  Guaranteed<
+    N,
+    'Snapshot',
+    { snapshot(): Promise<MachineSnapshot & { restore(): Promise<MachineWith<Needs>> }> }
+  > &
+  Guaranteed<N, 'FileTransfer', FileTransferMembers> &
+  Guaranteed<N, 'PortForward', PortForwardMembers>;

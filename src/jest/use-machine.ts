@@ -1,4 +1,4 @@
-import { type CapabilityString, formatCapability, parseNeeds } from '../core/capabilities.js';
+import { type CapabilityInput, formatCapability, parseNeeds } from '../core/capabilities.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { MachineWith } from '../harness/machine-with.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
@@ -7,7 +7,7 @@ import { readRunFile } from './run-file.js';
 import type { TestbedGlobal } from './testbed-environment.js';
 
 /** Options of `useMachine`. */
-export interface UseMachineOptions<Needs extends readonly CapabilityString[]> {
+export interface UseMachineOptions<Needs extends readonly CapabilityInput[]> {
   /** Capabilities the machine must offer; unknown names throw when `useMachine` is called. */
   needs: Needs;
   /** Provisioning options. */
@@ -17,7 +17,7 @@ export interface UseMachineOptions<Needs extends readonly CapabilityString[]> {
 }
 
 /** The machine of a test file, available from `beforeAll` on. */
-export interface MachineHandle<Needs extends readonly CapabilityString[]> {
+export interface MachineHandle<Needs extends readonly CapabilityInput[]> {
   /** The machine; throws before `beforeAll` ran or when the needs are unmet. */
   readonly machine: MachineWith<Needs>;
 }
@@ -30,7 +30,7 @@ const jest = globalThis as unknown as { beforeAll: Hook; afterAll: Hook; testbed
  * `afterAll`. Needs the testbed test environment (which provisions in its own process and can
  * skip): unmet needs skip the file's tests with the reason, or fail them with `onUnmet: 'fail'`.
  */
-export function useMachine<const Needs extends readonly CapabilityString[]>(
+export function useMachine<const Needs extends readonly CapabilityInput[]>(
   options: UseMachineOptions<Needs>,
   timeoutMs = 300_000,
 ): MachineHandle<Needs> {

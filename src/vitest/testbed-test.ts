@@ -1,5 +1,5 @@
 import { inject, type TestAPI, test as vitestTest } from 'vitest';
-import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
+import { type CapabilityInput, parseNeeds } from '../core/capabilities.js';
 import { InvalidSpecError } from '../core/errors.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
@@ -19,7 +19,7 @@ const SCOPES = ['test', 'file', 'worker'] as const;
 export type MachineScope = (typeof SCOPES)[number];
 
 /** Options of `testbedTest`. */
-export interface TestbedTestOptions<Needs extends readonly CapabilityString[]> {
+export interface TestbedTestOptions<Needs extends readonly CapabilityInput[]> {
   /** Capabilities the `machine` fixture must offer; checked when `testbedTest` is called. */
   needs: Needs;
   /** Lifetime of the machine. Default `test`. */
@@ -35,7 +35,7 @@ export interface TestbedTestOptions<Needs extends readonly CapabilityString[]> {
 }
 
 /** Fixtures `testbedTest` adds to the test context. */
-export interface TestbedFixtures<Needs extends readonly CapabilityString[]> {
+export interface TestbedFixtures<Needs extends readonly CapabilityInput[]> {
   /** A machine offering every need, created for the scope and destroyed after it. */
   machine: MachineWith<Needs>;
   /** A run-scoped machine declared in `testbed({ machines })`, by name; skips when unmet. */
@@ -80,7 +80,7 @@ async function recordFailure(task: Task, machine: Machine, keep: boolean): Promi
  * needs, each test is skipped with the reason and the fix (or fails, with `onUnmet: 'fail'`);
  * nothing is created for it.
  */
-export function testbedTest<const Needs extends readonly CapabilityString[]>(
+export function testbedTest<const Needs extends readonly CapabilityInput[]>(
   options: TestbedTestOptions<Needs>,
 ): TestAPI<TestbedFixtures<Needs>> {
   parseNeeds(options.needs);

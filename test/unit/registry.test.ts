@@ -144,6 +144,7 @@ describe('ProviderRegistry', () => {
     it('rejects unknown needs before any discovery', async () => {
       const provider = fakeProvider({ id: 'vm', capabilities: VM });
       const registry = new ProviderRegistry().register(provider);
+      // @ts-expect-error: a literal need is checked at compile time too
       await expect(registry.findBest(['SerialConsol'])).rejects.toThrow(
         /Did you mean 'SerialConsole'/,
       );

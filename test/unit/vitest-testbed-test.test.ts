@@ -72,6 +72,26 @@ describe('testbedTest', () => {
     );
   });
 
+  it('types object-form needs as their string forms', () => {
+    const objectNeeds = testbedTest({
+      needs: [{ kind: 'SshAccess' }, { kind: 'VmType', type: 'FullVirt' }],
+      registry,
+    });
+    expect(typeof objectNeeds).toBe('function');
+    type M = MachineWith<[{ kind: 'SshAccess' }, { kind: 'Exec' }]>;
+    expectTypeOf<M['ssh']>().toEqualTypeOf<SshConnectionInfo>();
+    expectTypeOf<M['exec']>().toBeFunction();
+  });
+
+  it('keeps the capability typing through clone() and snapshot().restore()', () => {
+    type Source = MachineWith<['Exec', 'CloneVm', 'Snapshot']>;
+    type Clone = Awaited<ReturnType<Source['clone']>>;
+    type Restored = Awaited<ReturnType<Awaited<ReturnType<Source['snapshot']>>['restore']>>;
+    expectTypeOf<Clone['exec']>().toBeFunction();
+    expectTypeOf<Restored['exec']>().toBeFunction();
+    expectTypeOf<Awaited<ReturnType<Clone['clone']>>['exec']>().toBeFunction();
+  });
+
   it('types the deploy members FileTransfer and PortForward guarantee', () => {
     expectTypeOf<MachineWith<['FileTransfer']>['readFile']>().toBeFunction();
     expectTypeOf<MachineWith<['PortForward']>['url']>().toBeFunction();
