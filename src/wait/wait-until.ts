@@ -35,7 +35,8 @@ export async function waitUntil(
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const deadline = Date.now() + timeoutMs;
   for (const strategy of flatten(strategies)) {
-    let last = 'no attempt finished';
+    const none = 'no attempt finished';
+    let last = none;
     for (;;) {
       if (options.signal?.aborted) {
         throw new AbortedError(
@@ -61,6 +62,8 @@ export async function waitUntil(
       } catch (error) {
         if (isTestbedError(error) && PERMANENT.has(error.code)) throw error;
         if (options.signal?.aborted) continue;
+        // An attempt cut short by the overall deadline says less than the one before it.
+        if (bound.aborted && Date.now() >= deadline && last !== none) continue;
         last = bound.aborted
           ? `the attempt did not answer within ${Math.min(ATTEMPT_TIMEOUT_MS, left)} ms`
           : ((error as Error).message?.split('\n')[0] ?? String(error));

@@ -126,6 +126,8 @@ export const Wait = {
         try {
           answer = await httpGet(target, options, signal);
         } catch (error) {
+          // Cut short by the attempt's bound: the runner reports that, not an abort code.
+          if (signal.aborted) throw error;
           const code = (error as NodeJS.ErrnoException).code;
           return { ok: false, detail: `${target}: ${code ?? (error as Error).message}` };
         }

@@ -71,6 +71,7 @@ describe('run directories as resources', () => {
         runId: 'abcd1234',
         owner: { pid: 0, startTime: 0 },
         createdAt: expect.any(Number),
+        kept: false,
       },
     ]);
     const report = await removeRunResources(virsh, stateDir, 'abcd1234');

@@ -171,7 +171,7 @@ describe('Wait.forHttp against a server on 127.0.0.1', () => {
   it('reports a refused connection as the last attempt', async () => {
     const machine = scriptedMachine({ ports: { 8080: 1 } });
     const error = await waitUntil(machine, Wait.forHttp(8080), {
-      timeoutMs: 100,
+      timeoutMs: 500,
       intervalMs: 10,
     }).catch((e: unknown) => e);
     expect((error as Error).message).toContain('ECONNREFUSED');
