@@ -36,6 +36,7 @@ export async function waitUntil(
   const deadline = Date.now() + timeoutMs;
   for (const strategy of flatten(strategies)) {
     let last = 'no attempt finished';
+    let answered = false;
     for (;;) {
       if (options.signal?.aborted) {
         throw new AbortedError(
@@ -58,12 +59,17 @@ export async function waitUntil(
         const result = await strategy.check(machine, attempt);
         if (result.ok) break;
         last = result.detail;
+        answered = true;
       } catch (error) {
         if (isTestbedError(error) && PERMANENT.has(error.code)) throw error;
         if (options.signal?.aborted) continue;
+        const cutShort = bound.aborted && left <= ATTEMPT_TIMEOUT_MS;
+        // An attempt cut short by the deadline says less than the one before it, when there was one.
+        if (cutShort && answered) continue;
         last = bound.aborted
           ? `the attempt did not answer within ${Math.min(ATTEMPT_TIMEOUT_MS, left)} ms`
           : ((error as Error).message?.split('\n')[0] ?? String(error));
+        answered ||= !bound.aborted;
       }
       await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), undefined, {
         signal: options.signal,
