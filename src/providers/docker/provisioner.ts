@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type Dockerode from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
 import {
   isTestbedError,
@@ -10,6 +10,7 @@ import {
 import type { MachineDescriptor, MachineSpec, VmProvisioner } from '../../core/provider.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { endedLogTail, exitCodeOf } from './container-exit.js';
 import {
   DockerMachine,
   type DockerMachineData,
@@ -52,6 +53,8 @@ const NETWORK_TIMEOUT_MS = 30_000;
 const COMMIT_TIMEOUT_MS = 120_000;
 /** At most this much of the provisioning time is kept back from `waitFor` for the wait's own error. */
 const WAIT_MARGIN_MS = 1000;
+/** How long a container with no readiness check must keep running before it counts as started. */
+const EXIT_GRACE_MS = 200;
 /** Errors that already say what went wrong and what to do: not wrapped in `ProvisionError`. */
 const PASSED_THROUGH: TestbedErrorCode[] = [
   'TESTBED_IMAGE_NOT_FOUND',
@@ -69,17 +72,6 @@ interface StartContext {
   console: LogConsole;
   /** When provisioning gives up, ms since the epoch. */
   deadline: number;
-}
-
-/** The exit code of a container whose command has ended; undefined while it runs (or before it started). */
-async function exitCodeOf(docker: Dockerode, containerId: string): Promise<number | undefined> {
-  const info = await docker
-    .getContainer(containerId)
-    .inspect()
-    .catch(() => undefined);
-  return info?.State.Status === 'exited' || info?.State.Status === 'dead'
-    ? info.State.ExitCode
-    : undefined;
 }
 
 function deferred<T>() {
@@ -136,13 +128,16 @@ export class DockerProvisioner implements VmProvisioner {
     } catch (error) {
       tracker.cancelled = true;
       logs.reject(error);
-      const tail = await withTimeout('reading the log', 1000, () => console.tail(20)).catch(
-        () => '',
-      );
-      console.close();
       const exited = tracker.containerId
         ? await exitCodeOf(this.#docker, tracker.containerId)
         : undefined;
+      // The followed log may not have caught up with a container that has ended; the engine has it all.
+      const tail = await withTimeout('reading the log', 1000, () =>
+        exited !== undefined && tracker.containerId
+          ? endedLogTail(this.#docker, tracker.containerId, 20)
+          : console.tail(20),
+      ).catch(() => '');
+      console.close();
       if (tracker.containerId) {
         await removeContainer(this.#docker, tracker.containerId).catch(() => undefined);
       }
@@ -258,10 +253,12 @@ export class DockerProvisioner implements VmProvisioner {
       const left = start.deadline - Date.now();
       await machine.waitUntil(spec.waitFor, {
         signal,
-        timeoutMs: Math.max(1, left - Math.min(WAIT_MARGIN_MS, left / 5)),
+        timeoutMs: Math.max(1, Math.floor(left - Math.min(WAIT_MARGIN_MS, left / 5))),
       });
     }
-    // A command that exited at once passes readiness checks that need no process.
+    // Nothing above needed the command to stay up: give one that exits at once the time to show it.
+    const checked = readyLog !== undefined || spec.ports?.length || spec.waitFor?.length;
+    if (!checked) await sleep(EXIT_GRACE_MS, undefined, { signal });
     if ((await exitCodeOf(this.#docker, data.containerId)) !== undefined) {
       throw new Error('the container stopped');
     }
