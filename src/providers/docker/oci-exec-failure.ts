@@ -10,7 +10,7 @@ export interface OciExecFailure {
 }
 
 /** How Docker's runtime errors start; a program printing exactly this first is not expected. */
-export const OCI_PREFIX = 'OCI runtime exec failed';
+const OCI_PREFIX = 'OCI runtime exec failed';
 const NOT_FOUND =
   /exec: "[^"]*": (?:executable file not found|stat [^:]*: no such file or directory)/;
 

@@ -3,7 +3,7 @@ import type { ExecOptions, ExecResult } from '../../core/provider.js';
 import type { ExecStream } from './exec-stream.js';
 
 /** Bound on an exec when the caller gives none. */
-export const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
+const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
 
 function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
