@@ -314,7 +314,12 @@ export class MachineGoneError extends TestbedError {
 /** An operation was aborted through its signal; `cause` is the signal's reason. */
 export class AbortedError extends TestbedError {
   constructor(operation: string, reason: unknown) {
-    super('TESTBED_ABORTED', `${operation} was aborted.`, { cause: reason });
+    // The reason is the caller's own words (`new Error('test gave up')`): say it, not just "aborted".
+    const why =
+      reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+    super('TESTBED_ABORTED', `${operation} was aborted${why ? `: ${why}` : ''}.`, {
+      cause: reason,
+    });
   }
 }
 

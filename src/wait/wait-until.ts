@@ -53,7 +53,7 @@ export async function waitUntil(
           machine: machine.name,
         });
       }
-      const bound = AbortSignal.timeout(Math.min(ATTEMPT_TIMEOUT_MS, left));
+      const bound = AbortSignal.timeout(Math.ceil(Math.min(ATTEMPT_TIMEOUT_MS, left)));
       const attempt = options.signal ? AbortSignal.any([options.signal, bound]) : bound;
       try {
         const result = await strategy.check(machine, attempt);
@@ -63,7 +63,7 @@ export async function waitUntil(
         if (isTestbedError(error) && PERMANENT.has(error.code)) throw error;
         if (options.signal?.aborted) continue;
         // An attempt cut short by the overall deadline says less than the one before it.
-        if (bound.aborted && Date.now() >= deadline && last !== none) continue;
+        if (bound.aborted && left <= ATTEMPT_TIMEOUT_MS && last !== none) continue;
         last = bound.aborted
           ? `the attempt did not answer within ${Math.min(ATTEMPT_TIMEOUT_MS, left)} ms`
           : ((error as Error).message?.split('\n')[0] ?? String(error));

@@ -10,7 +10,7 @@ import { fakeProvider } from './fake-provider.js';
 const stopped = { DOCKER_HOST: 'unix:///nonexistent/testbed/docker.sock', HOME: '/nonexistent' };
 
 describe('DockerProvider discovery', () => {
-  it('offers container capabilities, truthfully: no serial console, no SSH by default', () => {
+  it('offers container capabilities, truthfully: files and ports, no serial console, no SSH by default', () => {
     const caps = new DockerProvider({ env: stopped }).capabilities().map(formatCapability);
     expect(caps).toEqual([
       'ProvisionVm',
@@ -19,6 +19,8 @@ describe('DockerProvider discovery', () => {
       'NetworkOverlay',
       'DiskOverlay',
       'Exec',
+      'FileTransfer',
+      'PortForward',
       'VmType(Container)',
     ]);
   });

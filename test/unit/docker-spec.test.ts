@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidSpecError } from '../../src/core/errors.js';
 import type { MachineNetwork } from '../../src/core/provider.js';
 import { parseDockerSpec } from '../../src/providers/docker/spec.js';
+import { Wait } from '../../src/wait/wait.js';
 
 const network = (providerId: string): MachineNetwork => ({
   name: 'n',
@@ -33,14 +34,20 @@ describe('parseDockerSpec', () => {
       networks: [network('docker')],
       timeoutMs: 10_000,
       signal,
-      ports: [80, 8080],
+      ports: [80, { guest: 8080, host: 18080 }],
+      files: [{ content: 'x', target: '/etc/x', mode: 0o600 }],
+      waitFor: [Wait.forPort(80)],
       env: { MODE: 'test' },
       command: ['sh', '-c', 'echo ready; sleep 1000'],
       entrypoint: ['/bin/sh'],
       readyLog: /ready/,
       aliases: ['api'],
     };
-    expect(parseDockerSpec(spec)).toEqual(spec);
+    expect(parseDockerSpec(spec)).toEqual({
+      ...spec,
+      ports: [{ guest: 80 }, { guest: 8080, host: 18080 }],
+    });
+    expect(parseDockerSpec({ waitFor: Wait.forPort(80) }).waitFor).toHaveLength(1);
   });
 
   it('reports every problem at once, each at its path', () => {
@@ -51,13 +58,16 @@ describe('parseDockerSpec', () => {
       name: 'bad name!',
       env: { 'NOT VALID': 'x' },
       command: [],
+      files: [{ content: 'x', target: 'relative' }],
+      waitFor: 'soon',
     });
     const paths = found.map((p) => p.path);
     expect(paths).toEqual(
-      expect.arrayContaining(['memoryMiB', 'vcpus', 'ports[1]', 'name', 'command']),
+      expect.arrayContaining(['memoryMiB', 'vcpus', 'ports[1]', 'name', 'command', 'waitFor']),
     );
     expect(paths.some((p) => p.startsWith('env'))).toBe(true);
-    expect(found.length).toBeGreaterThanOrEqual(6);
+    expect(paths.some((p) => p.startsWith('files[0]'))).toBe(true);
+    expect(found.length).toBeGreaterThanOrEqual(8);
   });
 
   it('names unknown options with a typo hint', () => {

@@ -1,18 +1,29 @@
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import type { VmType } from '../../core/capabilities.js';
+import { AbortedError, InvalidSpecError, MachineGoneError } from '../../core/errors.js';
 import type {
+  CommandOptions,
+  Endpoint,
   ExecOptions,
   ExecResult,
   Machine,
   MachineDescriptor,
+  MachineProcess,
+  TransferOptions,
   WaitStrategy,
   WaitUntilOptions,
+  WriteFileOptions,
 } from '../../core/provider.js';
-import { withTimeout } from '../../core/with-timeout.js';
+import { extractToHost, packHostPath } from '../../files/host-tar.js';
+import { readSingleFile, singleFileTar } from '../../files/single-file-tar.js';
 import { waitUntil } from '../../wait/wait-until.js';
-import { containerExec } from './container-exec.js';
+import { getTar, putTar, type TransferTarget } from './container-files.js';
+import { isNoSuchContainer, isNotRunning } from './docker-errors.js';
+import { type ExecStream, startExec } from './exec-stream.js';
 import type { LogConsole } from './log-console.js';
+import { machinePort } from './machine-port.js';
+import { runExec } from './run-exec.js';
 
 /** Plain data describing a Docker machine (the `data` of its descriptor). */
 export interface DockerMachineData {
@@ -20,7 +31,7 @@ export interface DockerMachineData {
   containerId: string;
   /** Image the container runs. */
   image: string;
-  /** Host port on 127.0.0.1 for each published container port. */
+  /** Host port on 127.0.0.1 for each published container port (keys are guest ports). */
   ports: Record<string, number>;
   /** Image committed for this clone, removed with it; absent for machines that are not clones. */
   cloneImage?: string | undefined;
@@ -37,8 +48,6 @@ export interface DockerMachineContext {
     signal?: AbortSignal,
   ): Promise<DockerMachine>;
 }
-
-const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
 
 function isGone(error: unknown): boolean {
   const status = (error as { statusCode?: number }).statusCode;
@@ -64,7 +73,22 @@ export async function removeImage(docker: Dockerode, ref: string): Promise<void>
   }
 }
 
-/** A container standing in for a machine: exec, log console, clone through commit, idempotent destroy. */
+/** The argv a command runs as: a string through `sh -c` (the image needs a shell), an array verbatim. */
+function argvOf(command: string | readonly string[]): string[] {
+  if (typeof command === 'string') return ['sh', '-c', command];
+  if (command.length === 0) {
+    throw new InvalidSpecError([{ path: 'command', message: 'must not be an empty array' }], {
+      fix: "Name the program first, e.g. ['ls', '-l'], or pass a string for sh -c.",
+    });
+  }
+  return [...command];
+}
+
+function shown(argv: readonly string[]): string {
+  return `\`${argv.join(' ')}\``;
+}
+
+/** A container standing in for a machine: exec and spawn, files, ports, log console, clone through commit, idempotent destroy. */
 export class DockerMachine implements Machine {
   readonly providerId = 'docker';
   readonly vmType: VmType = 'Container';
@@ -79,20 +103,68 @@ export class DockerMachine implements Machine {
     private readonly context: DockerMachineContext,
   ) {}
 
+  get #docker(): Dockerode {
+    return this.context.client.container.dockerode;
+  }
+
+  get #target(): TransferTarget {
+    return { docker: this.#docker, containerId: this.data.containerId, machine: this.name };
+  }
+
+  /** Runs `work` unless the machine was destroyed; the engine's "no such container" or "not running" become `MachineGoneError`. */
+  async #guard<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    if (this.#destroying) throw new MachineGoneError(this.name, operation);
+    try {
+      return await work();
+    } catch (error) {
+      throw await this.#gone(error, operation);
+    }
+  }
+
+  async #gone(error: unknown, operation: string): Promise<unknown> {
+    if (isNoSuchContainer(error))
+      return new MachineGoneError(this.name, operation, { cause: error });
+    if (!isNotRunning(error)) return error;
+    const state = await this.#docker
+      .getContainer(this.data.containerId)
+      .inspect()
+      .then((info) => `its command exited with ${info.State.ExitCode}`)
+      .catch(() => 'it is not running');
+    return new MachineGoneError(this.name, operation, {
+      cause: error,
+      fix: `The container has stopped (${state}); commands need it running. Files can still be copied in and out.`,
+    });
+  }
+
   /** Host port on 127.0.0.1 that reaches `containerPort`. */
   port(containerPort: number): number {
-    const port = this.data.ports[String(containerPort)];
-    if (port === undefined) {
-      throw new RangeError(
-        `Port ${containerPort} of ${this.name} is not published; pass ports: [${containerPort}] to provision().`,
-      );
-    }
-    return port;
+    return this.endpoint(containerPort).port;
+  }
+
+  /** Where the published `guestPort` is reached: always on 127.0.0.1; `PortNotForwardedError` when it was not asked for. */
+  endpoint(guestPort: number): Endpoint {
+    return { host: '127.0.0.1', port: machinePort(this.name, this.data.ports, guestPort) };
+  }
+
+  /** `http://127.0.0.1:<host port><path>` for the published `guestPort` (or another protocol). */
+  url(guestPort: number, path = '/', options: { protocol?: string } = {}): string {
+    const { host, port } = this.endpoint(guestPort);
+    const protocol = (options.protocol ?? 'http').replace(/:$/, '');
+    return `${protocol}://${host}:${port}${path.startsWith('/') ? path : `/${path}`}`;
+  }
+
+  #start(argv: readonly string[], options: CommandOptions): ExecStream {
+    return startExec(this.#docker, this.data.containerId, argv, {
+      env: options.env,
+      cwd: options.cwd,
+      user: options.user,
+    });
   }
 
   /**
-   * Runs a command in the container; a string runs through `sh -c` (the image needs a shell). On
-   * timeout or abort the command's processes are killed (on an engine of this host).
+   * Runs a command in the container to its end; stdin, stdout and stderr stream through the
+   * engine, binary-safe and of any size. On timeout or abort its processes are killed (on an
+   * engine of this host).
    */
   exec(
     command: string | readonly string[],
@@ -103,36 +175,91 @@ export class DockerMachine implements Machine {
     command: string | readonly string[],
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Uint8Array>> {
-    const argv = typeof command === 'string' ? ['sh', '-c', command] : [...command];
-    // Docker's exec API gives testcontainers no stdin, so input travels in an env var to a shell.
-    const withInput =
-      options.input === undefined
-        ? { argv, env: undefined }
-        : {
-            argv: ['sh', '-c', 'printf %s "$TESTBED_STDIN" | "$@"', 'sh', ...argv],
-            env: { TESTBED_STDIN: String(options.input) },
-          };
-    const result = await withTimeout(
-      `exec ${JSON.stringify(argv.join(' '))} in ${this.name}`,
-      options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
-      (signal) =>
-        containerExec(
-          this.context.client.container.dockerode,
-          this.data.containerId,
-          withInput.argv,
-          {
-            env: withInput.env,
-            signal,
-          },
-        ),
-      options.signal,
+    const argv = argvOf(command);
+    return this.#guard(`exec ${shown(argv)}`, () =>
+      runExec(() => this.#start(argv, options), `exec ${shown(argv)} in ${this.name}`, options),
     );
-    return result;
+  }
+
+  /** Starts a command and hands over its streams as they come; an abort kills it and `exited` rejects with `AbortedError`. */
+  spawn(command: string | readonly string[], options: CommandOptions = {}): MachineProcess {
+    const argv = argvOf(command);
+    const operation = `spawn ${shown(argv)}`;
+    if (this.#destroying) throw new MachineGoneError(this.name, operation);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const process = this.#start(argv, options);
+    const onAbort = () => {
+      process.kill().catch(() => undefined);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const exited = process.exited.then(
+      (code) => {
+        if (signal?.aborted) throw new AbortedError(`${operation} in ${this.name}`, signal.reason);
+        return code;
+      },
+      async (error: unknown) => {
+        throw await this.#gone(error, operation);
+      },
+    );
+    exited.finally(() => signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
+    return {
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      exited,
+      kill: () => process.kill(),
+    };
+  }
+
+  /** Copies a host file or directory to `guestPath` (which becomes that file or directory; parents created), running or stopped. */
+  async copyTo(hostPath: string, guestPath: string, options: TransferOptions = {}): Promise<void> {
+    await this.#guard(`copyTo ${guestPath}`, async () =>
+      putTar(this.#target, await packHostPath(hostPath, guestPath), guestPath, 'copyTo', {
+        ...options,
+        hostPath,
+      }),
+    );
+  }
+
+  /** Copies a guest file or directory to `hostPath`, replacing what is there, running or stopped. */
+  async copyFrom(
+    guestPath: string,
+    hostPath: string,
+    options: TransferOptions = {},
+  ): Promise<void> {
+    await this.#guard(`copyFrom ${guestPath}`, () =>
+      getTar(this.#target, guestPath, 'copyFrom', options, (tar) => extractToHost(tar, hostPath)),
+    );
+  }
+
+  /** Writes `data` to a guest file (mode default 0644), creating parent directories. */
+  async writeFile(
+    guestPath: string,
+    data: string | Uint8Array,
+    options: WriteFileOptions = {},
+  ): Promise<void> {
+    await this.#guard(`writeFile ${guestPath}`, () =>
+      putTar(
+        this.#target,
+        singleFileTar(guestPath, data, options.mode),
+        guestPath,
+        'writeFile',
+        options,
+      ),
+    );
+  }
+
+  /** Reads a guest file whole. */
+  readFile(guestPath: string, options: TransferOptions = {}): Promise<Buffer> {
+    return this.#guard(`readFile ${guestPath}`, () =>
+      getTar(this.#target, guestPath, 'readFile', options, (tar) => readSingleFile(tar, guestPath)),
+    );
   }
 
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */
   clone(options: { name?: string; signal?: AbortSignal } = {}): Promise<DockerMachine> {
-    return this.context.cloneFrom(this, options.name, options.signal);
+    return this.#guard('clone', () => this.context.cloneFrom(this, options.name, options.signal));
   }
 
   /** Plain data from which `attach` rebuilds a handle in another process. */
@@ -158,9 +285,8 @@ export class DockerMachine implements Machine {
   async #destroy(): Promise<void> {
     this.console.close();
     if (!this.owned) return;
-    const docker = this.context.client.container.dockerode;
-    await removeContainer(docker, this.data.containerId);
-    if (this.data.cloneImage) await removeImage(docker, this.data.cloneImage);
+    await removeContainer(this.#docker, this.data.containerId);
+    if (this.data.cloneImage) await removeImage(this.#docker, this.data.cloneImage);
   }
 
   /** Resolves once every strategy holds; rejects with `WaitTimeoutError` and the console tail. */
@@ -168,7 +294,7 @@ export class DockerMachine implements Machine {
     strategies: WaitStrategy | readonly WaitStrategy[],
     options?: WaitUntilOptions,
   ): Promise<void> {
-    return waitUntil(this, strategies, options);
+    return this.#guard('waitUntil', () => waitUntil(this, strategies, options));
   }
 
   /** Same as `destroy()`, for `await using`. */

@@ -46,6 +46,8 @@ const CAPABILITIES = [
   'NetworkOverlay',
   'DiskOverlay',
   'Exec',
+  'FileTransfer',
+  'PortForward',
   'VmType(Container)',
 ] as const;
 
@@ -95,7 +97,7 @@ export class DockerProvider implements VmBackendProvider {
     return this.endpoint().reason ?? 'no Docker endpoint found';
   }
 
-  /** Containers stand in for machines; no serial console, and SSH only with an image that runs sshd. */
+  /** Containers stand in for machines: exec, files and ports through the engine; no serial console, and SSH only with an image that runs sshd. */
   capabilities(): VmCapability[] {
     return CAPABILITIES.map((c) => parseCapability(c));
   }

@@ -7,9 +7,11 @@ export interface StartTracker {
   containerId?: string | undefined;
   /** Set when the caller gave up; the start is stopped at the next hook. */
   cancelled: boolean;
+  /** Runs on the created container before it starts (to put files in place). */
+  beforeStart?: ((containerId: string) => Promise<void>) | undefined;
 }
 
-/** The `GenericContainer` subclass testbed starts: ports published on 127.0.0.1 only, creation tracked. */
+/** The `GenericContainer` subclass testbed starts: ports published on 127.0.0.1 only, creation tracked, a hook before the start. */
 export type LoopbackContainerClass = new (image: string, tracker: StartTracker) => GenericContainer;
 
 const classes = new WeakMap<TestcontainersModule, LoopbackContainerClass>();
@@ -36,6 +38,7 @@ export function loopbackContainerClass(tc: TestcontainersModule): LoopbackContai
     protected override async containerCreated(containerId: string): Promise<void> {
       this.tracker.containerId = containerId;
       if (this.tracker.cancelled) throw new Error('provisioning was cancelled');
+      await this.tracker.beforeStart?.(containerId);
     }
   }
   classes.set(tc, LoopbackContainer);

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
+import { LIST_TCP_SOCKETS, listensOn } from '../../wait/listens-on.js';
 
 type Container = Parameters<WaitStrategy['waitUntilReady']>[0];
 type BoundPorts = Parameters<WaitStrategy['waitUntilReady']>[1];
@@ -21,16 +22,6 @@ function connects(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.once('timeout', () => done(false));
   });
-}
-
-/** A shell test that succeeds once the container listens on `port` (TCP, IPv4 or IPv6, state LISTEN = 0A). */
-function listenCheck(port: number): string[] {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  return [
-    '/bin/sh',
-    '-c',
-    `cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qiE ':${hex} [0-9A-F]+:[0-9A-F]{4} 0A '`,
-  ];
 }
 
 /**
@@ -57,15 +48,17 @@ export class LoopbackPortWaitStrategy implements WaitStrategy {
       const inside = Number.parseInt(key, 10);
       for (;;) {
         this.signal?.throwIfAborted();
-        const { exitCode } = await this.client.container.exec(container, listenCheck(inside), {
-          log: false,
-        });
+        const { exitCode, stdout } = await this.client.container.exec(
+          container,
+          [...LIST_TCP_SOCKETS],
+          { log: false },
+        );
         if (NO_SHELL.has(exitCode)) {
           throw new Error(
             `Cannot tell whether port ${inside} listens: the image has no /bin/sh. Give the machine a readyLog to wait for instead.`,
           );
         }
-        if (exitCode === 0 && (await connects(hostPort))) break;
+        if (listensOn(stdout, inside) && (await connects(hostPort))) break;
         if (Date.now() >= deadline) {
           throw new Error(
             `Port ${inside} (127.0.0.1:${hostPort}) was not listening after ${this.#timeoutMs} ms`,

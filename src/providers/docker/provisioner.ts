@@ -1,9 +1,16 @@
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
-import { isTestbedError, ProvisionError, TimeoutError } from '../../core/errors.js';
+import {
+  isTestbedError,
+  ProvisionError,
+  type TestbedErrorCode,
+  TimeoutError,
+} from '../../core/errors.js';
 import type { MachineDescriptor, MachineSpec, VmProvisioner } from '../../core/provider.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { endedLogTail, exitCodeOf } from './container-exit.js';
 import {
   DockerMachine,
   type DockerMachineData,
@@ -18,6 +25,7 @@ import { LogConsole } from './log-console.js';
 import { loopbackContainerClass, type StartTracker } from './loopback-container.js';
 import { LoopbackPortWaitStrategy } from './loopback-port-wait-strategy.js';
 import { type DockerSpec, parseDockerSpec } from './spec.js';
+import { putFileSpecs } from './spec-files.js';
 
 /** The image a machine runs when the spec names none, and the log line that says it is ready. */
 export interface DefaultImage {
@@ -43,6 +51,28 @@ export interface DockerProvisionerOptions {
 
 const NETWORK_TIMEOUT_MS = 30_000;
 const COMMIT_TIMEOUT_MS = 120_000;
+/** At most this much of the provisioning time is kept back from `waitFor` for the wait's own error. */
+const WAIT_MARGIN_MS = 1000;
+/** How long a container with no readiness check must keep running before it counts as started. */
+const EXIT_GRACE_MS = 200;
+/** Errors that already say what went wrong and what to do: not wrapped in `ProvisionError`. */
+const PASSED_THROUGH: TestbedErrorCode[] = [
+  'TESTBED_IMAGE_NOT_FOUND',
+  'TESTBED_WAIT_TIMEOUT',
+  'TESTBED_PORT_NOT_FORWARDED',
+  'TESTBED_FILE_TRANSFER_FAILED',
+];
+
+/** What one start carries besides the spec. */
+interface StartContext {
+  name: string;
+  cloneImage: string | undefined;
+  tracker: StartTracker;
+  onLogs: (stream: Readable) => void;
+  console: LogConsole;
+  /** When provisioning gives up, ms since the epoch. */
+  deadline: number;
+}
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -82,27 +112,47 @@ export class DockerProvisioner implements VmProvisioner {
     const tracker: StartTracker = { cancelled: false };
     const logs = deferred<Readable>();
     const console = new LogConsole(() => logs.promise, name);
+    const deadline = Date.now() + timeoutMs;
     try {
       return await withTimeout(
         `provisioning ${name}`,
         timeoutMs,
         (signal) =>
-          this.#startContainer(spec, name, cloneImage, tracker, logs.resolve, console, signal),
+          this.#startContainer(
+            spec,
+            { name, cloneImage, tracker, onLogs: logs.resolve, console, deadline },
+            signal,
+          ),
         spec.signal,
       );
     } catch (error) {
       tracker.cancelled = true;
       logs.reject(error);
-      const tail = await withTimeout('reading the log', 1000, () => console.tail(20)).catch(
-        () => '',
-      );
+      const exited = tracker.containerId
+        ? await exitCodeOf(this.#docker, tracker.containerId)
+        : undefined;
+      // The followed log may not have caught up with a container that has ended; the engine has it all.
+      const tail = await withTimeout('reading the log', 1000, () =>
+        exited !== undefined && tracker.containerId
+          ? endedLogTail(this.#docker, tracker.containerId, 20)
+          : console.tail(20),
+      ).catch(() => '');
       console.close();
       if (tracker.containerId) {
         await removeContainer(this.#docker, tracker.containerId).catch(() => undefined);
       }
       if (spec.signal?.aborted && error === spec.signal.reason) throw error;
-      if (isTestbedError(error, 'TESTBED_IMAGE_NOT_FOUND')) throw error;
       const lastLines = tail ? `\n  Last log lines:\n    ${tail.split('\n').join('\n    ')}` : '';
+      if (exited !== undefined) {
+        throw new ProvisionError(
+          `Container ${name} (image ${spec.image ?? 'default'}): its command exited with code ${exited} before the machine was ready.${lastLines}`,
+          {
+            cause: error,
+            fix: 'A machine lives as long as its command: give it a long-running command (e.g. a server, or `sleep infinity` after the setup).',
+          },
+        );
+      }
+      if (PASSED_THROUGH.some((code) => isTestbedError(error, code))) throw error;
       if (isTestbedError(error, 'TESTBED_TIMEOUT')) {
         throw new TimeoutError(`provisioning ${name}`, timeoutMs, {
           cause: error,
@@ -121,13 +171,10 @@ export class DockerProvisioner implements VmProvisioner {
 
   async #startContainer(
     spec: DockerSpec,
-    name: string,
-    cloneImage: string | undefined,
-    tracker: StartTracker,
-    onLogs: (stream: Readable) => void,
-    console: LogConsole,
+    start: StartContext,
     signal: AbortSignal,
   ): Promise<DockerMachine> {
+    const { name, cloneImage, tracker, console } = start;
     const { tc, client } = this.options;
     const fallback = spec.image ? undefined : await this.options.defaultImage();
     const image = spec.image ?? (fallback as DefaultImage).image;
@@ -141,10 +188,19 @@ export class DockerProvisioner implements VmProvisioner {
     const container = new LoopbackContainer(image, tracker)
       .withName(name)
       .withLabels(runLabels(this.#run, { [LABELS.machine]: name }))
-      .withLogConsumer(onLogs)
+      .withLogConsumer(start.onLogs)
       .withWaitStrategy(this.#waitStrategy(readyLog, signal))
       .withStartupTimeout(spec.timeoutMs ?? this.options.defaultTimeoutMs ?? 60_000);
-    if (spec.ports?.length) container.withExposedPorts(...spec.ports);
+    if (spec.ports?.length) {
+      container.withExposedPorts(
+        ...spec.ports.map((p) => (p.host ? { container: p.guest, host: p.host } : p.guest)),
+      );
+    }
+    const target = (containerId: string) => ({ docker: this.#docker, containerId, machine: name });
+    if (spec.files?.length) {
+      const files = spec.files;
+      tracker.beforeStart = (containerId) => putFileSpecs(target(containerId), files, signal);
+    }
     if (spec.env) container.withEnvironment(spec.env);
     if (spec.command) container.withCommand(spec.command);
     if (spec.entrypoint) container.withEntrypoint(spec.entrypoint);
@@ -186,12 +242,26 @@ export class DockerProvisioner implements VmProvisioner {
       );
     }
     const ports: Record<string, number> = {};
-    for (const port of spec.ports ?? []) ports[String(port)] = started.getMappedPort(port);
+    for (const { guest } of spec.ports ?? []) ports[String(guest)] = started.getMappedPort(guest);
     const data: DockerMachineData = { containerId: started.getId(), image, ports, cloneImage };
     const machine = new DockerMachine(name, data, console, true, {
       client,
       cloneFrom: (source, cloneName, cloneSignal) => this.#clone(source, cloneName, cloneSignal),
     });
+    if (spec.waitFor?.length) {
+      // Leave the wait time to fail with its own error (last attempt, log tail) before the deadline does.
+      const left = start.deadline - Date.now();
+      await machine.waitUntil(spec.waitFor, {
+        signal,
+        timeoutMs: Math.max(1, Math.floor(left - Math.min(WAIT_MARGIN_MS, left / 5))),
+      });
+    }
+    // Nothing above needed the command to stay up: give one that exits at once the time to show it.
+    const checked = readyLog !== undefined || spec.ports?.length || spec.waitFor?.length;
+    if (!checked) await sleep(EXIT_GRACE_MS, undefined, { signal });
+    if ((await exitCodeOf(this.#docker, data.containerId)) !== undefined) {
+      throw new Error('the container stopped');
+    }
     this.#specs.set(machine, { ...spec, image, readyLog });
     return machine;
   }
@@ -230,16 +300,19 @@ export class DockerProvisioner implements VmProvisioner {
       await removeImage(this.#docker, ref).catch(() => undefined);
       throw error;
     });
+    // The files are in the committed image already; fixed host ports are the source's.
     const {
       command: _command,
       entrypoint: _entrypoint,
       env: _env,
       aliases: _aliases,
+      files: _files,
       ...kept
     } = sourceSpec;
+    const ports = kept.ports?.map(({ guest }) => ({ guest }));
     try {
       return await this.#start(
-        { ...kept, image: ref, name: name ?? `${sourceSpec.name ?? 'c'}-clone`, signal },
+        { ...kept, ports, image: ref, name: name ?? `${sourceSpec.name ?? 'c'}-clone`, signal },
         ref,
       );
     } catch (error) {

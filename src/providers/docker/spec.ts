@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { InvalidSpecError, type ValidationProblem } from '../../core/errors.js';
 import type { MachineNetwork, MachineSpec } from '../../core/provider.js';
+import { deploySpecShape } from '../../core/spec-schemas.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
@@ -51,8 +52,8 @@ export const dockerSpecSchema = z.strictObject({
   networks: z.array(networkSchema).optional(),
   timeoutMs: z.int('must be whole milliseconds').positive('must be more than 0').optional(),
   signal: z.instanceof(AbortSignal, { message: 'must be an AbortSignal' }).optional(),
-  /** Container ports published on 127.0.0.1 (random host ports). */
-  ports: z.array(z.int().min(1).max(65535, 'must be a TCP port (1-65535)')).optional(),
+  /** Container ports published on 127.0.0.1 (free host ports, or the `host` one), files put in place before the command starts, conditions waited for. */
+  ...deploySpecShape,
   /** Environment variables of the container's main process. */
   env: z
     .record(z.string().regex(ENV_NAME, 'must be a variable name such as MY_VAR'), z.string())
