@@ -10,13 +10,17 @@ import {
   formatCapability,
   isTestbedError,
   type Machine,
+  parseNeeds,
   VmBackendRegistry,
 } from 'testbed';
 
 const rule = (title: string) => console.log(`\n${title}\n${'-'.repeat(title.length)}`);
 
 async function main(): Promise<number> {
-  const needs = (process.argv[2] ?? '').split(',').filter(Boolean);
+  // Needs from the command line are plain strings: parseNeeds checks them (and names bad ones).
+  const needs = parseNeeds((process.argv[2] ?? '').split(',').filter(Boolean)).map(
+    formatCapability,
+  );
   console.log('VM BACKEND DISCOVERY: capability-based, nothing hard-coded');
 
   rule('Registering VM backend providers...');

@@ -238,7 +238,12 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
       signal: controller.signal,
     });
     setTimeout(() => controller.abort(new Error('test gave up')), 300);
-    await expect(pending).rejects.toThrow('test gave up');
+    const error = await pending.catch((e: unknown) => e);
+    expect(isTestbedError(error, 'TESTBED_ABORTED')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /^Provisioning testbed-\S+ was aborted: test gave up\.$/,
+    );
+    expect(((error as Error).cause as Error).message).toBe('test gave up');
     await expect.poll(() => leftovers(run.runId), { timeout: 10_000 }).toEqual([]);
   });
 

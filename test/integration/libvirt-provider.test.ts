@@ -310,7 +310,9 @@ describe.skipIf(!available && !process.env.CI)(
           .provision({ signal: controller.signal })
           .catch((e: unknown) => e);
         expect(isTestbedError(error, 'TESTBED_ABORTED')).toBe(true);
-        expect((error as Error).message).toMatch(/^Provisioning testbed-\S+ was aborted\.$/);
+        expect((error as Error).message).toMatch(
+          /^Provisioning testbed-\S+ was aborted: test aborted\.$/,
+        );
         expect(((error as Error).cause as Error).message).toBe('test aborted');
         expect(leftovers()).toEqual([]);
       });

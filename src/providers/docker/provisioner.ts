@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
 import {
+  AbortedError,
   isTestbedError,
   ProvisionError,
   type TestbedErrorCode,
@@ -141,7 +142,11 @@ export class DockerProvisioner implements VmProvisioner {
       if (tracker.containerId) {
         await removeContainer(this.#docker, tracker.containerId).catch(() => undefined);
       }
-      if (spec.signal?.aborted && error === spec.signal.reason) throw error;
+      if (spec.signal?.aborted && error === spec.signal.reason) {
+        // The harness aborts with its own TimeoutError before the test framework's timeout.
+        if (error instanceof TimeoutError) throw error;
+        throw new AbortedError(`Provisioning ${name}`, error);
+      }
       const lastLines = tail ? `\n  Last log lines:\n    ${tail.split('\n').join('\n    ')}` : '';
       if (exited !== undefined) {
         throw new ProvisionError(
