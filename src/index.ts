@@ -117,6 +117,8 @@ export { generateSshKeyPair } from './ssh/generate-ssh-key-pair.js';
 export { sshExec } from './ssh/ssh-exec.js';
 export type { SshTarget } from './ssh/ssh-target.js';
 export { waitForSsh } from './ssh/wait-for-ssh.js';
+export type { TestbedRunOptions } from './testbed-run.js';
+export { TestbedRun } from './testbed-run.js';
 export type { AllWaitStrategy, CommandWaitOptions, HttpWaitOptions } from './wait/wait.js';
 export { Wait } from './wait/wait.js';
 export { waitUntil } from './wait/wait-until.js';

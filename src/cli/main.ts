@@ -8,6 +8,7 @@ import { registerGcCommand } from './gc-command.js';
 import { registerImagesCommand } from './images-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
+import { registerSetupHostCommand } from './setup-host-command.js';
 
 /** Where the CLI writes; injected so tests can capture output. */
 export interface CliIo {
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   registerLsCommand(cli, io, runAction);
   registerGcCommand(cli, io, runAction);
   registerImagesCommand(cli, io, runAction);
+  registerSetupHostCommand(cli, runAction);
 
   // cac prints help with console.info; render it through `io` instead so it can be captured.
   cli.help((sections) => {

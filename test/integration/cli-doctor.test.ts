@@ -62,4 +62,20 @@ describe('testbed doctor on this host (real libvirtd and Docker engine)', () => 
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/Selection for SerialConsole, CloneVm:\n {2}→ libvirt/);
   });
+
+  it('setup-host runs the shipped host script for npm users: the host is ready, exit 0', async () => {
+    const result = await testbed(['setup-host'], { PATH: process.env.PATH ?? '' });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/setup-host: host ready: Docker \S+, QEMU/);
+  });
+
+  it('TESTBED_PROVIDERS with a typo is a config error naming the known ids', async () => {
+    const result = await testbed(['doctor', '--needs', 'Exec'], {
+      TESTBED_PROVIDERS: 'libvirt,dockr',
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr + result.stdout).toContain(
+      "unknown provider id 'dockr' (did you mean 'docker'?)",
+    );
+  });
 });
