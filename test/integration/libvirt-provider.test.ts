@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
@@ -265,8 +265,18 @@ describe.skipIf(!available && !process.env.CI)(
         expect((error as Error).message).toMatch(/Last console lines/);
         expect((error as Error).message).toMatch(/Linux version|testbed-ready/);
         expect(leftovers()).toEqual([]);
+        // Nothing of the machine is left but the serial log the error names, kept until the run ends.
+        const log = /Serial log: (\S+) \(kept until the run ends\)/.exec(
+          (error as Error).message,
+        )?.[1];
+        expect(log).toMatch(
+          new RegExp(`^${config.stateDir}/${run.runId}/failed/testbed-\\S+\\.serial\\.log$`),
+        );
+        expect(readFileSync(log ?? '', 'utf8')).toMatch(/Linux version|testbed-ready/);
         const after = execFileSync('ls', [`${config.stateDir}/${run.runId}`], { encoding: 'utf8' });
-        expect(after).toBe(before);
+        const machineDirs = (list: string) =>
+          list.split('\n').filter((n) => n.startsWith('testbed-'));
+        expect(machineDirs(after)).toEqual(machineDirs(before));
       });
 
       it('a port taken between choosing and binding: chosen again, not fatal', async () => {

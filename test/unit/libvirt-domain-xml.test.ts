@@ -60,7 +60,7 @@ describe('buildDomainXml', () => {
   it('forwards SSH on loopback only, with the user NIC at an explicit PCI slot', () => {
     const xml = buildDomainXml(definition());
     expect(xml).toContain('xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"');
-    expect(xml).toContain('user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22');
+    expect(xml).toContain('user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22');
     expect(xml).toContain('virtio-net-pci,netdev=n0,bus=pci.0,addr=0x10');
   });
 
@@ -74,7 +74,13 @@ describe('buildDomainXml', () => {
       }),
     );
     expect(xml).toContain(
-      'user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:41000-:8080,hostfwd=tcp:127.0.0.1:41001-:5432',
+      'user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:41000-:8080,hostfwd=tcp:127.0.0.1:41001-:5432',
+    );
+  });
+
+  it('lets the guest out (NAT, DNS) only when outbound is asked', () => {
+    expect(buildDomainXml(definition({ outbound: true }))).toContain(
+      'user,id=n0,hostfwd=tcp:127.0.0.1:40022-:22',
     );
   });
 

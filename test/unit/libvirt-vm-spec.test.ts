@@ -92,4 +92,16 @@ describe('parseVmSpec', () => {
     );
     expect(problems.join('\n')).toMatch(/waitFor/);
   });
+
+  it('takes a disk size and refuses a command line without a kernel', () => {
+    expect(parseVmSpec({ diskGiB: 4 }).diskGiB).toBe(4);
+    expect(parseVmSpec({}).outbound).toBe(false);
+    expect(problemsOf({ diskGiB: 0.5 })).toEqual([
+      'diskGiB: must be a whole number of GiB (got 0.5)',
+    ]);
+    expect(problemsOf({ cmdline: 'console=ttyS0' }).join('\n')).toMatch(
+      /^cmdline: only applies with kernel/,
+    );
+    expect(parseVmSpec({ kernel: '/k', cmdline: 'console=ttyS0' }).cmdline).toBe('console=ttyS0');
+  });
 });

@@ -35,6 +35,8 @@ export interface DomainDefinition {
   sshGuestPort: number;
   /** Further guest TCP ports, each forwarded from its host port on 127.0.0.1. */
   forwards?: readonly { guest: number; host: number }[];
+  /** Let the guest open connections out (NAT and DNS); without it only forwarded ports work. */
+  outbound?: boolean | undefined;
   /** Isolated libvirt networks to join, after the user-mode NIC (eth1, eth2, ...). */
   networks: readonly string[];
   /** What the reaper needs to find and remove the domain. */
@@ -113,7 +115,8 @@ export function buildDomainXml(definition: DomainDefinition): string {
   ].map(({ host, guest }) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`);
   for (const value of [
     '-netdev',
-    `user,id=n0,${forwards.join(',')}`,
+    // restrict=on: the guest reaches nothing but what is forwarded to it (no NAT, no DNS).
+    `user,id=n0,${definition.outbound ? '' : 'restrict=on,'}${forwards.join(',')}`,
     '-device',
     `virtio-net-pci,netdev=n0,bus=pci.0,addr=0x${USER_NIC_SLOT.toString(16)}`,
   ]) {

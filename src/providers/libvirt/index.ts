@@ -24,6 +24,7 @@ import { libvirtSocketFor } from './libvirt-socket.js';
 import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
 import { Virsh } from './virsh.js';
+import { DEFAULT_VM_IMAGE } from './vm-spec.js';
 
 export type { VmImage, VmImageResolver } from './provisioner.js';
 export type { LibvirtMachineSpec } from './vm-spec.js';
@@ -162,16 +163,30 @@ export class LibvirtProvider implements VmBackendProvider {
     };
   }
 
-  /** The accelerator: cached per host boot; with a kernel, a KVM boot decides it once. */
-  async #acceleratorChoice(kernel: string | undefined, signal?: AbortSignal, run?: RunContext) {
-    const options = { virsh: this.#virsh, stateDir: this.#config.stateDir, kernel, signal, run };
-    if (!kernel) return (await cachedAccelerator(options)) ?? probeAccelerator(options);
+  /**
+   * The accelerator: cached per host boot; a KVM boot of a kernel decides it once. An image that
+   * boots from its own disk has no kernel file, so the probe boots the tiny image's kernel:
+   * otherwise a disk-booted image on a KVM host would silently run under TCG.
+   */
+  async #acceleratorChoice(bootKernel: string | undefined, signal?: AbortSignal, run?: RunContext) {
+    const base = { virsh: this.#virsh, stateDir: this.#config.stateDir, signal, run };
+    const cached = await cachedAccelerator(base);
+    if (cached) return cached;
+    const kernel = bootKernel ?? (await this.#probeKernel(signal));
+    const options = { ...base, kernel };
+    if (!kernel) return probeAccelerator(options);
     // One probe per process at a time: parallel provisions share its answer.
     this.#accelerator ??= probeAccelerator(options).catch((error: unknown) => {
       this.#accelerator = undefined;
       throw error;
     });
     return this.#accelerator;
+  }
+
+  /** A kernel to probe KVM with: the tiny image's (built if missing), or none when that fails. */
+  async #probeKernel(signal?: AbortSignal): Promise<string | undefined> {
+    const tiny = await this.#resolveImage(DEFAULT_VM_IMAGE, signal).catch(() => undefined);
+    return tiny?.kernel;
   }
 
   /** A provisioner for `run`; fails fast with `ProviderUnavailableError` when libvirt is unreachable. */

@@ -41,6 +41,8 @@ export interface LibvirtMachineState {
   ssh: SshConnectionInfo;
   /** Host port on 127.0.0.1 for each forwarded guest port (SSH not included), keyed by guest port. */
   ports: Record<string, number>;
+  /** The guest may open outbound connections; its clones may too. */
+  outbound: boolean;
 }
 
 /** What a machine asks of the provisioner that made it. */

@@ -33,6 +33,7 @@ import type { Accelerator, AcceleratorChoice } from './accelerator-probe.js';
 import { BootSlots, bootCapacity, hostCapacityInput } from './boot-slots.js';
 import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
+import { keepFailedLog } from './failed-log.js';
 import { findFreePort } from './free-port.js';
 import { writeKeptMarker } from './kept-marker.js';
 import {
@@ -41,7 +42,7 @@ import {
   type MachineLifecycle,
 } from './libvirt-machine.js';
 import { buildNetworkXml } from './network-xml.js';
-import { createOverlay } from './qemu-img.js';
+import { createOverlay, virtualSizeOf } from './qemu-img.js';
 import { ensureRunDirectory } from './run-directory.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import type { Virsh } from './virsh.js';
@@ -104,6 +105,10 @@ interface BootPlan {
   waitFor: readonly WaitStrategy[];
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** Disk size of a new overlay (provision only; clones keep their source's). */
+  diskGiB?: number | undefined;
+  /** Guest may open outbound connections. */
+  outbound: boolean;
   /** Part of `timeoutMs` already spent before the boot (resolving the image). */
   spentMs: number;
 }
@@ -161,6 +166,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       }
       throw error;
     });
+    if (parsed.diskGiB !== undefined) await this.#checkDiskSize(image.base, parsed.diskGiB);
     return this.#boot({
       spentMs: Date.now() - resolveStarted,
       nameHint: parsed.name,
@@ -179,6 +185,8 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       dependencies: [],
       readyPattern: parsed.readyPattern,
       ports: parsed.ports ?? [],
+      diskGiB: parsed.diskGiB,
+      outbound: parsed.outbound,
       files: parsed.files ?? [],
       waitFor: parsed.waitFor ?? [],
       timeoutMs: parsed.timeoutMs,
@@ -264,6 +272,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       readyPattern: undefined,
       // A fixed host port is the source's: the clone forwards the same guest ports on free ones.
       ports: Object.keys(source.state.ports).map((guest) => ({ guest: Number(guest) })),
+      outbound: source.state.outbound,
       files: [],
       waitFor: [],
       timeoutMs: CLONE_TIMEOUT_MS,
@@ -295,6 +304,22 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     // The marker keeps the run's directory from sweeps until `testbed gc --kept`.
     if (keepArtifacts) await writeKeptMarker(machine.state.dir, machine.name);
     await this.#leases.release([machine.state.dir, ...machine.state.dependencies], keep);
+  }
+
+  /** A disk smaller than its image would cut the filesystem off: refuse it. */
+  async #checkDiskSize(base: string, diskGiB: number): Promise<void> {
+    const bytes = await virtualSizeOf(base, { run: this.options.runCommand });
+    if (diskGiB * 1024 ** 3 >= bytes) return;
+    const imageGiB = Math.ceil((bytes / 1024 ** 3) * 10) / 10;
+    throw new InvalidSpecError(
+      [
+        {
+          path: 'diskGiB',
+          message: `${diskGiB} GiB is smaller than the image's disk (${imageGiB} GiB)`,
+        },
+      ],
+      { fix: `Leave diskGiB out, or give at least ${Math.ceil(bytes / 1024 ** 3)}.` },
+    );
   }
 
   async #resolveImage(nameOrPath: string, signal?: AbortSignal) {
@@ -369,6 +394,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       await createOverlay(plan.backing, disk, {
         run: runCommand,
         format: plan.backingFormat ?? 'qcow2',
+        sizeGiB: plan.diskGiB,
         ...withSignal,
       });
       signal.throwIfAborted();
@@ -395,6 +421,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
           sshHostPort: sshPort,
           sshGuestPort: config.sshPort,
           forwards,
+          outbound: plan.outbound,
           networks: plan.networks,
           metadata: {
             runId: run.runId,
@@ -429,6 +456,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         networks: plan.networks,
         serialLog,
         ports: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
+        outbound: plan.outbound,
         ssh: {
           host: '127.0.0.1',
           port: sshPort,
@@ -452,13 +480,22 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       return machine;
     } catch (error) {
       await slot.release();
-      // Explained first: the console tail is read before undoing removes the log.
+      // Explained first: the console tail is read before undoing removes the machine's files.
       const explained = await this.#explain(error, name, machine, plan, {
         deadline,
         bootMs,
         queuedMs: slot.waitedMs,
       });
+      // The error names the serial log: it moves aside and stays until the run is removed.
+      const aborted = explained instanceof AbortedError;
+      const kept =
+        machine && !aborted
+          ? await keepFailedLog(machine.state.serialLog, this.#runDir)
+          : undefined;
       for (const step of undo.reverse()) await step().catch(() => undefined);
+      if (kept && explained instanceof Error) {
+        explained.message += `\n  Serial log: ${kept} (kept until the run ends)`;
+      }
       throw explained;
     }
   }

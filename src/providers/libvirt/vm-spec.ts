@@ -4,12 +4,19 @@ import { InvalidSpecError } from '../../core/errors.js';
 import type { MachineNetwork, MachineSpec } from '../../core/provider.js';
 import { deploySpecShape } from '../../core/spec-schemas.js';
 
+/** The image a VM boots when the spec names none. */
+export const DEFAULT_VM_IMAGE = 'tiny-vm';
+
 const label = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const labelMessage = 'must be 1-32 lowercase letters, digits and inner hyphens (it names a domain)';
 
 const schema = z
   .object({
-    image: z.string().trim().min(1, 'must name a cached image or a qcow2 path').default('tiny-vm'),
+    image: z
+      .string()
+      .trim()
+      .min(1, 'must name a cached image or a qcow2 path')
+      .default(DEFAULT_VM_IMAGE),
     name: z.string().regex(label, labelMessage).optional(),
     hostname: z
       .string()
@@ -59,9 +66,26 @@ const schema = z
         message: 'must be a string, a RegExp, or null to wait for SSH only',
       })
       .optional(),
+    diskGiB: z
+      .number('must be a number of GiB')
+      .int('must be a whole number of GiB')
+      .min(1, 'must be at least 1 GiB')
+      .max(2048, 'must be at most 2048 GiB')
+      .optional(),
+    outbound: z.boolean('must be true or false').default(false),
     ...deploySpecShape,
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.cmdline !== undefined && spec.kernel === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cmdline'],
+        message:
+          'only applies with kernel (direct kernel boot); an image that boots from its disk takes its command line from its bootloader',
+      });
+    }
+  });
 
 /** Keys a libvirt machine spec may hold, for typo hints. */
 const LIBVIRT_SPEC_KEYS: readonly string[] = Object.keys(schema.shape);
@@ -81,6 +105,10 @@ export interface LibvirtMachineSpec extends MachineSpec {
   sshUser?: string;
   /** Serial line that means ready (default `testbed-ready <hostname>`); null waits for SSH only. */
   readyPattern?: string | RegExp | null;
+  /** Virtual disk size in GiB, when bigger than the image's (the root filesystem grows into it). */
+  diskGiB?: number;
+  /** Let the guest reach the outside network (NAT, DNS). Default false: only forwarded ports. */
+  outbound?: boolean;
 }
 
 /** Validates a spec, reporting every problem at once as `InvalidSpecError`. */
