@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InvalidSpecError } from '../core/errors.js';
 import { type RunCommand, runCommand } from '../core/run-command.js';
+import { renderCloudUserData, type UserData } from './cloud-user-data.js';
 import { requireTools } from './require-tools.js';
 
 /** What a NoCloud seed tells the guest. */
@@ -13,8 +14,12 @@ export interface NoCloudSeedOptions {
   instanceId: string;
   /** Hostname to set in the guest (RFC 1123). */
   hostname: string;
-  /** `authorized_keys` lines for the default user (root on testbed's tiny image). */
+  /** `authorized_keys` lines for the default user (root on testbed's tiny image) and the login user. */
   authorizedKeys: readonly string[];
+  /** The user testbed logs in as, created by cloud-init with the keys and sudo. Default root. */
+  loginUser?: string;
+  /** The user's own user-data, merged with testbed's (see `renderCloudUserData`). */
+  userData?: UserData;
   /** Aborts building the ISO. */
   signal?: AbortSignal;
 }
@@ -51,12 +56,6 @@ export function renderMetaData(instanceId: string, hostname: string): string {
   return `instance-id: ${JSON.stringify(instanceId)}\nlocal-hostname: ${JSON.stringify(hostname)}\n`;
 }
 
-/** The `user-data` file of a NoCloud seed (`#cloud-config`). */
-export function renderUserData(hostname: string, authorizedKeys: readonly string[]): string {
-  const keys = authorizedKeys.map((key) => `  - ${JSON.stringify(key)}\n`).join('');
-  return `#cloud-config\nhostname: ${JSON.stringify(hostname)}\nssh_authorized_keys:\n${keys}`;
-}
-
 /**
  * Writes a cloud-init NoCloud seed: an ISO9660 volume labelled `cidata` holding `meta-data` and
  * `user-data`. Real cloud images and testbed's tiny image both read it. Resolves with `path`.
@@ -76,13 +75,17 @@ export async function createNoCloudSeed(
     );
   }
   const { path, instanceId, hostname, authorizedKeys } = parsed.data;
+  const userData = renderCloudUserData(
+    { hostname, authorizedKeys, loginUser: options.loginUser ?? 'root' },
+    options.userData,
+  );
   const { xorriso } = await requireTools(['xorriso'], 'Building a NoCloud seed', env);
   // Next to the ISO, so a process killed mid-build leaves its scraps in the machine's own
   // directory (removed with the machine) rather than in /tmp.
   const dir = await mkdtemp(join(dirname(path), '.seed-'));
   try {
     await writeFile(join(dir, 'meta-data'), renderMetaData(instanceId, hostname));
-    await writeFile(join(dir, 'user-data'), renderUserData(hostname, authorizedKeys));
+    await writeFile(join(dir, 'user-data'), userData);
     const args = [
       '-as',
       'mkisofs',

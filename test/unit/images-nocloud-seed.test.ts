@@ -2,13 +2,11 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CommandFailedError } from '../../src/core/errors.js';
+import { parse } from 'yaml';
+import { CommandFailedError, isTestbedError } from '../../src/core/errors.js';
 import type { RunCommand } from '../../src/core/run-command.js';
-import {
-  createNoCloudSeed,
-  renderMetaData,
-  renderUserData,
-} from '../../src/images/nocloud-seed.js';
+import { renderCloudUserData } from '../../src/images/cloud-user-data.js';
+import { createNoCloudSeed, renderMetaData } from '../../src/images/nocloud-seed.js';
 
 const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN0cBp18vV5a17XXLDvcS11oecvuULjX8tptrrHVVMMU a@b';
 
@@ -17,10 +15,74 @@ describe('NoCloud seed files', () => {
     expect(renderMetaData('i-1', 'web')).toBe('instance-id: "i-1"\nlocal-hostname: "web"\n');
   });
 
-  it('renders #cloud-config user-data with hostname and every key', () => {
-    expect(renderUserData('web', [key, key])).toBe(
-      `#cloud-config\nhostname: "web"\nssh_authorized_keys:\n  - "${key}"\n  - "${key}"\n`,
+  const own = { hostname: 'web', authorizedKeys: [key], loginUser: 'debian' };
+
+  it('renders #cloud-config with the hostname, the keys, and the login user with sudo', () => {
+    const text = renderCloudUserData(own);
+    expect(text.startsWith('#cloud-config\n')).toBe(true);
+    // The tiny image's shell parser reads these two as plain top-level lines.
+    expect(text).toContain('\nhostname: web\n');
+    expect(text).toContain(`\nssh_authorized_keys:\n  - ${key}\n`);
+    expect(parse(text)).toEqual({
+      hostname: 'web',
+      ssh_authorized_keys: [key],
+      users: [
+        'default',
+        {
+          name: 'debian',
+          sudo: 'ALL=(ALL) NOPASSWD:ALL',
+          lock_passwd: true,
+          ssh_authorized_keys: [key],
+        },
+      ],
+    });
+  });
+
+  it('opens root when root is the login user', () => {
+    const config = parse(renderCloudUserData({ ...own, loginUser: 'root' }));
+    expect(config).toMatchObject({ disable_root: false, users: ['default'] });
+  });
+
+  it("merges the user's cloud-config, object or YAML string, keeping testbed's login", () => {
+    const fromObject = parse(
+      renderCloudUserData(own, {
+        hostname: 'theirs',
+        write_files: [{ path: '/etc/motd', content: 'hi' }],
+        users: [{ name: 'app' }],
+      }),
     );
+    expect(fromObject.hostname).toBe('web');
+    expect(fromObject.write_files).toEqual([{ path: '/etc/motd', content: 'hi' }]);
+    expect(fromObject.users.map((u: { name?: string }) => u.name)).toEqual(['app', 'debian']);
+    const fromYaml = parse(renderCloudUserData(own, '#cloud-config\nruncmd:\n  - [touch, /x]\n'));
+    expect(fromYaml.runcmd).toEqual([['touch', '/x']]);
+    expect(fromYaml.users.at(-1).name).toBe('debian');
+  });
+
+  it("sends a script as a second MIME part after testbed's cloud-config", () => {
+    const text = renderCloudUserData(own, '#!/bin/sh\necho hi > /x\n');
+    expect(text).toMatch(/^Content-Type: multipart\/mixed; boundary="(.+)"\n/);
+    expect(text).toContain('Content-Type: text/cloud-config');
+    expect(text).toContain('Content-Type: text/x-shellscript');
+    expect(text).toContain('\nhostname: web\n');
+  });
+
+  it('rejects invalid user-data with a spec error naming it', () => {
+    for (const bad of [
+      '#cloud-config\nfoo: [unclosed',
+      '#cloud-config\n- a list',
+      'just text',
+      42,
+    ]) {
+      let error: unknown;
+      try {
+        renderCloudUserData(own, bad as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(isTestbedError(error, 'TESTBED_INVALID_SPEC'), String(bad)).toBe(true);
+      expect((error as Error).message).toContain('userData:');
+    }
   });
 });
 
@@ -51,7 +113,11 @@ describe('createNoCloudSeed', () => {
     expect(calls[0]?.file).toMatch(/xorriso$/);
     expect(calls[0]?.args).toEqual(expect.arrayContaining(['-V', 'cidata', '-o', path]));
     expect(calls[0]?.files).toEqual({
-      'user-data': renderUserData('web', [key]),
+      'user-data': renderCloudUserData({
+        hostname: 'web',
+        authorizedKeys: [key],
+        loginUser: 'root',
+      }),
       'meta-data': renderMetaData('i-1', 'web'),
     });
     // The staging directory next to the ISO is gone (the fake xorriso wrote no ISO).
