@@ -9,9 +9,12 @@ import type {
   MachineProcess,
   MachineSnapshot,
   SshConnectionInfo,
+  TransferOptions,
   WaitStrategy,
   WaitUntilOptions,
+  WriteFileOptions,
 } from '../../core/provider.js';
+import { SshFileTransfer } from '../../ssh/ssh-file-transfer.js';
 import { SshSession } from '../../ssh/ssh-session.js';
 import { waitUntil } from '../../wait/wait-until.js';
 import { SerialConsole } from './serial-console.js';
@@ -57,15 +60,16 @@ export interface MachineLifecycle {
 }
 
 /**
- * A libvirt VM: exec and spawn over one reused SSH connection, its serial console,
+ * A libvirt VM: exec, spawn and file transfers over one reused SSH connection, its serial console,
  * forwarded ports, clone and snapshot through its provisioner.
  */
 export class LibvirtMachine implements Machine {
   readonly providerId = 'libvirt';
   readonly vmType = 'FullVirt' as const;
   readonly console: SerialConsole;
-  /** The SSH connection shared by exec and spawn; closed by `destroy()`. */
+  /** The SSH connection shared by exec, spawn and file transfers; closed by `destroy()`. */
   readonly session: SshSession;
+  readonly #files: SshFileTransfer;
   #destroying: Promise<void> | undefined;
   #gone = false;
 
@@ -78,6 +82,7 @@ export class LibvirtMachine implements Machine {
       isGone: () => this.#gone,
     });
     this.session = new SshSession(state.ssh, { name: state.name });
+    this.#files = new SshFileTransfer(this.session);
   }
 
   /** Unique domain name. */
@@ -111,6 +116,30 @@ export class LibvirtMachine implements Machine {
   /** Starts a command on its own SSH channel; its output streams as it arrives. */
   spawn(command: string | readonly string[], options: CommandOptions = {}): MachineProcess {
     return this.session.spawn(command, options);
+  }
+
+  /** Copies a host file or directory to `guestPath`, which it becomes (tar over SSH). */
+  copyTo(hostPath: string, guestPath: string, options?: TransferOptions): Promise<void> {
+    return this.#files.copyTo(hostPath, guestPath, options);
+  }
+
+  /** Copies a guest file or directory to `hostPath`, which it becomes (tar over SSH). */
+  copyFrom(guestPath: string, hostPath: string, options?: TransferOptions): Promise<void> {
+    return this.#files.copyFrom(guestPath, hostPath, options);
+  }
+
+  /** Writes `data` to a guest file with `mode`, creating parent directories. */
+  writeFile(
+    guestPath: string,
+    data: string | Uint8Array,
+    options?: WriteFileOptions,
+  ): Promise<void> {
+    return this.#files.writeFile(guestPath, data, options);
+  }
+
+  /** Reads a guest file whole. */
+  readFile(guestPath: string, options?: TransferOptions): Promise<Buffer> {
+    return this.#files.readFile(guestPath, options);
   }
 
   /** Where forwarded guest port `guestPort` is reached on this host. */
