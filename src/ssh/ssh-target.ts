@@ -9,3 +9,8 @@ export interface SshTarget {
   /** Private key, OpenSSH format. */
   privateKey: string;
 }
+
+/** The `ssh` command line that reaches `target` (and runs `command`), for messages. */
+export function describeTarget(target: SshTarget, command = ''): string {
+  return `ssh -p ${target.port} ${target.username}@${target.host}${command ? ` ${command}` : ''}`;
+}

@@ -1,19 +1,24 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSshKeyPair } from '../../src/ssh/generate-ssh-key-pair.js';
 import { sshExec } from '../../src/ssh/ssh-exec.js';
+import { SshSession } from '../../src/ssh/ssh-session.js';
 import type { SshTarget } from '../../src/ssh/ssh-target.js';
 import { waitForSsh } from '../../src/ssh/wait-for-ssh.js';
 
 // An in-process SSH server that answers each exec with what it received: the remote command
 // string on stdout, stdin on stderr, and an exit code taken from a `exit:N` command. It answers
 // testbed's prologue line as a shell would, with a process group id, and records kill commands.
+// `sleep` runs until a kill; `drop` ends the client's connection; `connections` counts logins.
 const clientKey = generateSshKeyPair('client');
 const allowed = ssh2.utils.parseKey(clientKey.publicKey);
 const PGID = 4242;
 const kills: string[] = [];
+let connections = 0;
+const sleepers: ssh2.ServerChannel[] = [];
 let server: ssh2.Server;
 let target: SshTarget;
 
@@ -28,13 +33,22 @@ beforeAll(async () => {
       if (ok) ctx.accept();
       else ctx.reject(['publickey']);
     });
+    client.on('ready', () => connections++);
     client.on('session', (accept) => {
       accept().on('exec', (acceptExec, _reject, info) => {
         const stream = acceptExec();
         const [prologue = '', command = ''] = info.command.split(/\n(.*)/s);
         if (prologue.includes('testbed_pgid')) stream.stderr.write(`testbed-pgid ${PGID}\n`);
-        if (command.startsWith('kill ')) kills.push(command);
-        if (command === 'sleep') return;
+        // Kills come on a channel of their own, without the prologue.
+        if (info.command.startsWith('kill ')) {
+          kills.push(info.command);
+          for (const sleeping of sleepers.splice(0)) {
+            sleeping.exit('KILL');
+            sleeping.end();
+          }
+        }
+        if (command === 'sleep') return sleepers.push(stream);
+        if (command === 'drop') return client.end();
         const input: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => input.push(chunk));
         stream.on('end', () => {
@@ -76,7 +90,7 @@ describe('sshExec', () => {
     await expect(sshExec(target, 'sleep', { timeoutMs: 300 })).rejects.toMatchObject({
       code: 'TESTBED_TIMEOUT',
     });
-    expect(kills).toEqual([`kill -9 -- -${PGID}`]);
+    expect(kills).toEqual([`kill -9 -- -${PGID} 2>/dev/null`]);
   });
 
   it('rejects with the abort reason when the signal aborts, having killed its group', async () => {
@@ -84,7 +98,7 @@ describe('sshExec', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stop')), 200);
     await expect(sshExec(target, 'sleep', { signal: controller.signal })).rejects.toThrow('stop');
-    expect(kills).toEqual([`kill -9 -- -${PGID}`]);
+    expect(kills).toEqual([`kill -9 -- -${PGID} 2>/dev/null`]);
   });
 
   it('names the target and the fix when the key is refused', async () => {
@@ -126,5 +140,116 @@ describe('waitForSsh', () => {
     const error = await waitForSsh(closed, { timeoutMs: 800 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'TESTBED_TIMEOUT' });
     expect(String((error as Error).cause)).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('SshSession', () => {
+  it('runs every command of a session over one connection, concurrent ones on their own channels', async () => {
+    const session = new SshSession(target);
+    const before = connections;
+    try {
+      for (let i = 0; i < 10; i++)
+        expect((await session.exec(['echo', String(i)])).stdout).toBe(`echo ${i}`);
+      const parallel = await Promise.all([1, 2, 3].map((i) => session.exec(`exit:${i}`)));
+      expect(parallel.map((r) => r.exitCode)).toEqual([1, 2, 3]);
+      expect(session.connectionsOpened).toBe(1);
+      expect(connections - before).toBe(1);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('reconnects once the connection dropped, and reports the drop as a coded error', async () => {
+    const session = new SshSession(target);
+    try {
+      await session.exec('true');
+      await expect(session.exec('drop')).rejects.toMatchObject({
+        code: 'TESTBED_COMMAND_FAILED',
+        message: expect.stringContaining('connection closed'),
+      });
+      expect((await session.exec('exit:5')).exitCode).toBe(5);
+      expect(session.connectionsOpened).toBe(2);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('streams stdin from a Readable and returns bytes with encoding buffer', async () => {
+    const session = new SshSession(target);
+    try {
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      const result = await session.exec('cat', {
+        input: Readable.from([bytes, bytes]),
+        encoding: 'buffer',
+      });
+      expect(Buffer.compare(result.stderr as Buffer, Buffer.concat([bytes, bytes]))).toBe(0);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('applies env, cwd and user through the remote command', async () => {
+    const session = new SshSession(target);
+    try {
+      const { stdout } = await session.exec(['id'], { env: { A: '1' }, cwd: '/srv', user: 'app' });
+      expect(stdout).toMatch(/^su -s \/bin\/sh app -c 'export A=1\ncd -- \/srv \|\| exit\nid'$/);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('rejects an empty argument array and an invalid variable name as InvalidSpecError', async () => {
+    const session = new SshSession(target);
+    await expect(session.exec([])).rejects.toMatchObject({ code: 'TESTBED_INVALID_SPEC' });
+    await expect(session.exec('true', { env: { 'A-B': '1' } })).rejects.toMatchObject({
+      code: 'TESTBED_INVALID_SPEC',
+      message: expect.stringContaining('env.A-B'),
+    });
+    expect(session.connectionsOpened).toBe(0);
+  });
+
+  it('states the limit asked in a timeout, and the reason in an abort', async () => {
+    const session = new SshSession(target, { name: 'vm-1' });
+    try {
+      await expect(session.exec('sleep', { timeoutMs: 400 })).rejects.toMatchObject({
+        code: 'TESTBED_TIMEOUT',
+        message: 'exec `sleep` on vm-1 did not finish within 400 ms.',
+      });
+      const reason = new Error('test over');
+      const error = await session
+        .exec('sleep', { signal: AbortSignal.abort(reason) })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'TESTBED_ABORTED', cause: reason });
+    } finally {
+      session.close();
+    }
+  });
+
+  it('spawns a process whose kill() kills its group and whose exited then resolves', async () => {
+    const session = new SshSession(target);
+    try {
+      kills.length = 0;
+      const process = session.spawn('sleep');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await process.kill();
+      await process.kill();
+      expect(kills).toEqual([`kill -9 -- -${PGID} 2>/dev/null`]);
+      await expect(process.exited).resolves.toBeTypeOf('number');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('rejects with MachineGoneError once closed, also for a command in flight', async () => {
+    const session = new SshSession(target, { name: 'vm-2' });
+    const running = session.exec('sleep');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    session.close();
+    await expect(running).rejects.toMatchObject({ code: 'TESTBED_MACHINE_GONE' });
+    await expect(session.exec('true')).rejects.toMatchObject({
+      code: 'TESTBED_MACHINE_GONE',
+      message: expect.stringContaining('vm-2'),
+    });
+    expect(() => session.spawn('true')).toThrow(/gone/);
   });
 });

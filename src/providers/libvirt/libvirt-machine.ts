@@ -1,15 +1,21 @@
-import { UnsupportedOperationError } from '../../core/errors.js';
+import { PortNotForwardedError, UnsupportedOperationError } from '../../core/errors.js';
 import type {
+  CommandOptions,
+  Endpoint,
   ExecOptions,
   ExecResult,
   Machine,
   MachineDescriptor,
+  MachineProcess,
   MachineSnapshot,
   SshConnectionInfo,
+  TransferOptions,
   WaitStrategy,
   WaitUntilOptions,
+  WriteFileOptions,
 } from '../../core/provider.js';
-import { sshExec } from '../../ssh/ssh-exec.js';
+import { SshFileTransfer } from '../../ssh/ssh-file-transfer.js';
+import { SshSession } from '../../ssh/ssh-session.js';
 import { waitUntil } from '../../wait/wait-until.js';
 import { SerialConsole } from './serial-console.js';
 
@@ -55,11 +61,17 @@ export interface MachineLifecycle {
   destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void>;
 }
 
-/** A libvirt VM: exec over SSH, its serial console, clone and snapshot through its provisioner. */
+/**
+ * A libvirt VM: exec, spawn and file transfers over one reused SSH connection, its serial console,
+ * forwarded ports, clone and snapshot through its provisioner.
+ */
 export class LibvirtMachine implements Machine {
   readonly providerId = 'libvirt';
   readonly vmType = 'FullVirt' as const;
   readonly console: SerialConsole;
+  /** The SSH connection shared by exec, spawn and file transfers; closed by `destroy()`. */
+  readonly session: SshSession;
+  readonly #files: SshFileTransfer;
   #destroying: Promise<void> | undefined;
   #gone = false;
 
@@ -71,6 +83,8 @@ export class LibvirtMachine implements Machine {
       machineName: state.name,
       isGone: () => this.#gone,
     });
+    this.session = new SshSession(state.ssh, { name: state.name });
+    this.#files = new SshFileTransfer(this.session);
   }
 
   /** Unique domain name. */
@@ -98,7 +112,54 @@ export class LibvirtMachine implements Machine {
     command: string | readonly string[],
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Uint8Array>> {
-    return sshExec(this.state.ssh, command, options);
+    return this.session.exec(command, options);
+  }
+
+  /** Starts a command on its own SSH channel; its output streams as it arrives. */
+  spawn(command: string | readonly string[], options: CommandOptions = {}): MachineProcess {
+    return this.session.spawn(command, options);
+  }
+
+  /** Copies a host file or directory to `guestPath`, which it becomes (tar over SSH). */
+  copyTo(hostPath: string, guestPath: string, options?: TransferOptions): Promise<void> {
+    return this.#files.copyTo(hostPath, guestPath, options);
+  }
+
+  /** Copies a guest file or directory to `hostPath`, which it becomes (tar over SSH). */
+  copyFrom(guestPath: string, hostPath: string, options?: TransferOptions): Promise<void> {
+    return this.#files.copyFrom(guestPath, hostPath, options);
+  }
+
+  /** Writes `data` to a guest file with `mode`, creating parent directories. */
+  writeFile(
+    guestPath: string,
+    data: string | Uint8Array,
+    options?: WriteFileOptions,
+  ): Promise<void> {
+    return this.#files.writeFile(guestPath, data, options);
+  }
+
+  /** Reads a guest file whole. */
+  readFile(guestPath: string, options?: TransferOptions): Promise<Buffer> {
+    return this.#files.readFile(guestPath, options);
+  }
+
+  /** Where forwarded guest port `guestPort` is reached on this host. */
+  endpoint(guestPort: number): Endpoint {
+    const port = this.state.ports[String(guestPort)];
+    if (port === undefined) {
+      const forwarded = Object.keys(this.state.ports).map(Number);
+      throw new PortNotForwardedError(this.name, guestPort, forwarded);
+    }
+    return { host: '127.0.0.1', port };
+  }
+
+  /** `http://127.0.0.1:<host port><path>` for forwarded guest port `guestPort`. */
+  url(guestPort: number, path = '/', options: { protocol?: string } = {}): string {
+    const { host, port } = this.endpoint(guestPort);
+    const slash = path.startsWith('/') ? '' : '/';
+    const protocol = (options.protocol ?? 'http').replace(/:$/, '');
+    return `${protocol}://${host}:${port}${slash}${path}`;
   }
 
   /** A new VM starting from this one's current disk state. */
@@ -121,9 +182,14 @@ export class LibvirtMachine implements Machine {
     };
   }
 
-  /** Stops and removes the VM and its files; idempotent and safe to call concurrently. */
+  /**
+   * Stops and removes the VM and its files (an attached handle only closes its connection);
+   * idempotent and safe to call concurrently.
+   */
   destroy(options: { keepArtifacts?: boolean } = {}): Promise<void> {
     this.#destroying ??= (async () => {
+      // First, so commands in flight end with MachineGoneError rather than a reset connection.
+      this.session.close();
       try {
         await this.lifecycle?.destroy(this, options.keepArtifacts ?? false);
       } finally {

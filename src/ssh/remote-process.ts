@@ -1,0 +1,152 @@
+import { PassThrough } from 'node:stream';
+import type { ClientChannel } from 'ssh2';
+import type { MachineProcess } from '../core/provider.js';
+import { exitCodeOf } from './exit-code.js';
+import { stripPgidLine } from './pgid-line.js';
+
+/** Bound on each step of a kill: learning the process group, the kill itself, the channel closing. */
+export const KILL_TIMEOUT_MS = 5000;
+
+/** What a remote process needs from the session it runs on. */
+export interface RemoteProcessHooks {
+  /** Kills a remote process group (on another channel); best effort, bounded. */
+  killGroup(pgid: number): Promise<void>;
+  /** The error for a channel that closed without an exit status: its connection died. */
+  lost(): Error;
+}
+
+/** What a shell reports for a command killed by SIGKILL. */
+const KILLED = 128 + 9;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A command running on an SSH channel, as a `MachineProcess`. Its streams exist at once and are
+ * connected when the channel opens; `kill()` kills the command's process group (which the
+ * prologue reported on stderr), since closing the channel alone leaves the processes running.
+ */
+export class RemoteProcess implements MachineProcess {
+  readonly stdin = new PassThrough();
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  readonly exited: Promise<number>;
+  #settle!: (outcome: { code: number } | { error: unknown }) => void;
+  #failure: { error: unknown } | undefined;
+  #channel: ClientChannel | undefined;
+  #reportPgid!: (pgid: number | undefined) => void;
+  readonly #pgid = new Promise<number | undefined>((resolve) => {
+    this.#reportPgid = resolve;
+  });
+  #ended = false;
+  #markClosed!: () => void;
+  readonly #closed = new Promise<void>((resolve) => {
+    this.#markClosed = () => {
+      this.#ended = true;
+      resolve();
+    };
+  });
+  #killing: Promise<void> | undefined;
+
+  constructor(
+    opened: Promise<ClientChannel>,
+    private readonly hooks: RemoteProcessHooks,
+  ) {
+    this.exited = new Promise<number>((resolve, reject) => {
+      let done = false;
+      this.#settle = (outcome) => {
+        if (done) return;
+        done = true;
+        const final = this.#failure ?? outcome;
+        if ('error' in final) reject(final.error);
+        else resolve(final.code);
+      };
+    });
+    // A caller that only reads the streams must not get an unhandled rejection.
+    this.exited.catch(() => {});
+    opened.then(
+      (channel) => this.#attach(channel),
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** Kills the command's processes; resolves once they are gone (bounded). Idempotent. */
+  kill(): Promise<void> {
+    if (!this.#killing) {
+      // Ended already: its process group id may belong to someone else by now.
+      if (this.#ended) this.#killing = Promise.resolve();
+      else if (this.#channel) this.#killing = this.#killChannel(this.#channel);
+      else {
+        // Not started yet: the channel is killed as soon as it opens.
+        this.#killing = Promise.resolve();
+        this.#endStreams();
+      }
+    }
+    return this.#killing;
+  }
+
+  /** Kills the command, and makes `exited` reject with `error` instead of an exit code. */
+  async giveUp(error: unknown): Promise<void> {
+    this.#failure ??= { error };
+    await this.kill();
+    this.#settle(this.#failure);
+  }
+
+  #attach(channel: ClientChannel): void {
+    this.#channel = channel;
+    // A failing channel also closes without an exit status, which is reported through `lost()`.
+    channel.on('error', () => {});
+    const stderr = channel.stderr.pipe(stripPgidLine(this.#reportPgid));
+    channel.once('close', (code: number | null | undefined, signalName?: string) => {
+      this.#reportPgid(undefined);
+      this.#markClosed();
+      this.stdin.unpipe(channel);
+      this.stdin.resume();
+      // Closed without an exit status: the connection died, unless we closed it in a kill.
+      const exitCode = exitCodeOf(code, signalName) ?? (this.#killing ? KILLED : undefined);
+      this.#settle(exitCode === undefined ? { error: this.hooks.lost() } : { code: exitCode });
+    });
+    if (this.#killing) {
+      stderr.resume();
+      channel.resume();
+      void this.#killChannel(channel);
+      return;
+    }
+    stderr.pipe(this.stderr);
+    channel.pipe(this.stdout);
+    this.stdin.pipe(channel);
+  }
+
+  #fail(error: unknown): void {
+    this.#reportPgid(undefined);
+    this.#markClosed();
+    this.#endStreams();
+    this.#settle({ error });
+  }
+
+  #endStreams(): void {
+    this.stdout.end();
+    this.stderr.end();
+    // Writes to a command that will not run are dropped rather than left to fill the buffer.
+    this.stdin.resume();
+  }
+
+  async #killChannel(channel: ClientChannel): Promise<void> {
+    const pgid = await within(this.#pgid, KILL_TIMEOUT_MS);
+    if (pgid !== undefined) {
+      await within(
+        this.hooks.killGroup(pgid).catch(() => {}),
+        KILL_TIMEOUT_MS,
+      );
+      // The server reports the killed command's exit signal, then closes the channel itself.
+      await within(this.#closed, KILL_TIMEOUT_MS);
+    }
+    channel.close();
+    await within(this.#closed, KILL_TIMEOUT_MS);
+  }
+}
