@@ -1,12 +1,6 @@
 import { AbortedError, TimeoutError } from '../core/errors.js';
 import type { RemoteProcess } from './remote-process.js';
 
-/** The abort error for `operation`, naming the signal's reason (callers match on its message). */
-export function abortedError(operation: string, reason: unknown): AbortedError {
-  const why = reason instanceof Error ? reason.message : String(reason);
-  return new AbortedError(`${operation} (reason: ${why})`, reason);
-}
-
 /**
  * Gives `process` up after `timeoutMs` (`TimeoutError` naming that limit) or when `signal`
  * aborts (`AbortedError` with the reason as cause): its processes are killed, then `exited`
@@ -18,7 +12,7 @@ export function boundProcess(
   operation: string,
 ): () => void {
   const { timeoutMs, signal } = options;
-  const onAbort = () => void process.giveUp(abortedError(operation, signal?.reason));
+  const onAbort = () => void process.giveUp(new AbortedError(operation, signal?.reason));
   const timer =
     timeoutMs === undefined
       ? undefined

@@ -1,7 +1,7 @@
 import type { ClientChannel } from 'ssh2';
-import { CommandFailedError, MachineGoneError } from '../core/errors.js';
+import { AbortedError, CommandFailedError, MachineGoneError } from '../core/errors.js';
 import type { CommandOptions, ExecOptions, ExecResult } from '../core/provider.js';
-import { abortedError, boundProcess } from './bound-process.js';
+import { boundProcess } from './bound-process.js';
 import { collectOutput, feedInput } from './collect-output.js';
 import { connectSsh, type SshLink } from './connect-ssh.js';
 import { PGID_PROLOGUE } from './pgid-line.js';
@@ -94,7 +94,7 @@ export class SshSession {
   ): Promise<ExecResult<string | Uint8Array>> {
     const script = buildRemoteCommand(command, options, this.target.username);
     const operation = `exec \`${nameCommand(toRemoteCommand(command))}\` on ${this.#name}`;
-    if (options.signal?.aborted) throw abortedError(operation, options.signal.reason);
+    if (options.signal?.aborted) throw new AbortedError(operation, options.signal.reason);
     const process = this.start(script, operation, { privileged: this.#privileged(options) });
     const disarm = boundProcess(process, options, operation);
     const unfeed = feedInput(process, options.input);

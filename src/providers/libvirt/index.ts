@@ -53,6 +53,8 @@ const CAPABILITIES = [
   'SshAccess',
   'Exec',
   'Snapshot',
+  'FileTransfer',
+  'PortForward',
   'VmType(FullVirt)',
 ] as const;
 
