@@ -18,7 +18,8 @@ export type TestbedErrorCode =
   | 'TESTBED_PORT_NOT_FORWARDED'
   | 'TESTBED_WAIT_TIMEOUT'
   | 'TESTBED_MACHINE_GONE'
-  | 'TESTBED_ABORTED';
+  | 'TESTBED_ABORTED'
+  | 'TESTBED_SSH_AUTH_REFUSED';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -320,6 +321,18 @@ export class AbortedError extends TestbedError {
     super('TESTBED_ABORTED', `${operation} was aborted${why ? `: ${why}` : ''}.`, {
       cause: reason,
     });
+  }
+}
+
+/** The guest's SSH server answers but does not let testbed's key in for the configured user. */
+export class SshAuthRefusedError extends TestbedError {
+  constructor(
+    /** The user testbed tried to log in as. */
+    readonly username: string,
+    message: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_SSH_AUTH_REFUSED', message, options);
   }
 }
 
