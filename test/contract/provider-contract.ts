@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCapability, parseCapability } from '../../src/core/capabilities.js';
 import { isTestbedError } from '../../src/core/errors.js';
@@ -8,6 +12,7 @@ import type {
   VmProvisioner,
 } from '../../src/core/provider.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
+import { Wait } from '../../src/wait/wait.js';
 import { until } from '../integration/support/until.js';
 
 /** How one provider is put through the shared contract. */
@@ -45,7 +50,8 @@ export async function testProvider(options: ProviderContractOptions): Promise<vo
       if (!available) throw new Error(`${reason}; CI must provide every backend`);
       run = createRunContext();
       provisioner = await provider.createProvisioner({ run });
-      machine = await provisioner.provision(await options.spec());
+      const ports = offers('PortForward') ? { ports: [8080] } : {};
+      machine = await provisioner.provision({ ...(await options.spec()), ...ports });
     });
 
     afterAll(async () => {
@@ -89,6 +95,84 @@ export async function testProvider(options: ProviderContractOptions): Promise<vo
       expect(machine.ssh !== undefined).toBe(offers('SshAccess'));
       expect(typeof machine.clone === 'function').toBe(offers('CloneVm'));
       expect(typeof machine.snapshot === 'function').toBe(offers('Snapshot'));
+      expect(typeof machine.spawn === 'function').toBe(offers('Exec'));
+      for (const member of ['copyTo', 'copyFrom', 'writeFile', 'readFile'] as const) {
+        expect(typeof machine[member] === 'function', member).toBe(offers('FileTransfer'));
+      }
+      expect(typeof machine.endpoint === 'function').toBe(offers('PortForward'));
+      expect(typeof machine.url === 'function').toBe(offers('PortForward'));
+      expect(typeof machine.waitUntil).toBe('function');
+    });
+
+    it('gives a missing command exit 127 with the message on stderr, and rejects an empty one', async () => {
+      if (!machine.exec) return expect(offers('Exec')).toBe(false);
+      const missing = await machine.exec(['no-such-command-here']);
+      expect(missing.exitCode).toBe(127);
+      expect(missing.stdout).toBe('');
+      expect(missing.stderr).toMatch(/no-such-command-here/);
+      const empty = await machine.exec([]).catch((e: unknown) => e);
+      expect(isTestbedError(empty, 'TESTBED_INVALID_SPEC')).toBe(true);
+    });
+
+    it('streams stdin of any size and returns binary output', async () => {
+      if (!machine.exec) return expect(offers('Exec')).toBe(false);
+      const input = randomBytes(3 * 1024 * 1024);
+      const counted = await machine.exec(['wc', '-c'], { input });
+      expect(counted.stdout.trim()).toBe(String(input.length));
+      const echoed = await machine.exec(['cat'], { input, encoding: 'buffer' });
+      expect(Buffer.from(echoed.stdout).equals(input)).toBe(true);
+    });
+
+    it('moves files in and out with modes and symlinks kept, binary-safe', async () => {
+      if (!machine.copyTo || !machine.copyFrom || !machine.writeFile || !machine.readFile) {
+        return expect(offers('FileTransfer')).toBe(false);
+      }
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await machine.writeFile('/tmp/contract/bytes.bin', bytes);
+      expect((await machine.readFile('/tmp/contract/bytes.bin')).equals(bytes)).toBe(true);
+      const dir = await mkdtemp(join(tmpdir(), 'contract-'));
+      try {
+        await mkdir(join(dir, 'tree/bin'), { recursive: true });
+        await writeFile(join(dir, 'tree/bin/run'), '#!/bin/sh\necho ran\n', { mode: 0o755 });
+        await writeFile(join(dir, 'tree/secret'), 'key', { mode: 0o600 });
+        await symlink('bin/run', join(dir, 'tree/link'));
+        await machine.copyTo(join(dir, 'tree'), '/tmp/contract/tree');
+        if (machine.exec) {
+          expect((await machine.exec(['/tmp/contract/tree/link'])).stdout).toBe('ran\n');
+        }
+        await machine.copyFrom('/tmp/contract/tree', join(dir, 'back'));
+        expect((await lstat(join(dir, 'back/bin/run'))).mode & 0o777).toBe(0o755);
+        expect((await lstat(join(dir, 'back/secret'))).mode & 0o777).toBe(0o600);
+        expect(await readlink(join(dir, 'back/link'))).toBe('bin/run');
+        const missing = await machine
+          .copyFrom('/tmp/contract/none', join(dir, 'none'))
+          .catch((e: unknown) => e);
+        expect(isTestbedError(missing, 'TESTBED_FILE_TRANSFER_FAILED')).toBe(true);
+        expect((missing as Error).message).toContain('/tmp/contract/none');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('forwards an asked guest port to 127.0.0.1 and names the fix for one not asked', async () => {
+      if (!machine.endpoint || !machine.url || !machine.exec) {
+        return expect(offers('PortForward')).toBe(false);
+      }
+      const serve =
+        'mkdir -p /tmp/www && echo contract > /tmp/www/index.html && httpd -p 8080 -h /tmp/www';
+      expect((await machine.exec(serve)).exitCode).toBe(0);
+      await machine.waitUntil(Wait.forHttp(8080, '/index.html'), { timeoutMs: 30_000 });
+      expect(machine.endpoint(8080).host).toBe('127.0.0.1');
+      const answer = await fetch(machine.url(8080, '/index.html'));
+      expect(await answer.text()).toBe('contract\n');
+      const error = (() => {
+        try {
+          return machine.endpoint?.(8081);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isTestbedError(error, 'TESTBED_PORT_NOT_FORWARDED')).toBe(true);
     });
 
     it('runs commands: stdout, stderr and exit code', async () => {
@@ -153,6 +237,10 @@ export async function testProvider(options: ProviderContractOptions): Promise<vo
     it('destroys idempotently, concurrently, leaving none of its resources', async () => {
       await Promise.all([machine.destroy(), machine.destroy()]);
       await machine.destroy();
+      if (machine.exec) {
+        const gone = await machine.exec(['true']).catch((e: unknown) => e);
+        expect(isTestbedError(gone, 'TESTBED_MACHINE_GONE')).toBe(true);
+      }
       const left = ((await provider.listResources?.()) ?? []).filter(
         (r) => r.runId === run.runId && r.kind !== 'directory',
       );
