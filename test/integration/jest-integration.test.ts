@@ -67,7 +67,7 @@ describe('testbed/jest, run as a user runs it', () => {
     // The example's own config, resolving testbed/jest/* through the package's exports.
     const run = await runJest(join(fixtures, '../../examples/jest/jest.config.mjs'), {}, 400_000);
     expect(run.exitCode, run.output).toBe(0);
-    expect(run.report).toMatchObject({ numPassedTests: 4, numFailedTests: 0, numPendingTests: 1 });
+    expect(run.report).toMatchObject({ numPassedTests: 6, numFailedTests: 0, numPendingTests: 1 });
     expect(run.output).toMatch(
       /testbed: skipping the tests of \S+unmet\.test\.mjs: No available provider offers Custom\(gpu\)/,
     );
