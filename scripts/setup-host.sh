@@ -4,7 +4,7 @@
 # As non-root or off Debian it checks instead and prints what to install.
 set -eu
 
-PACKAGES="docker.io libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils busybox-static xorriso cpio e2fsprogs dropbear-bin"
+PACKAGES="docker.io libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils busybox-static xorriso cpio e2fsprogs dropbear-bin mmdebstrap fdisk"
 LIBVIRT_URI="${TESTBED_LIBVIRT_URI:-${BENCHSCALE_LIBVIRT_URI:-qemu:///system}}"
 
 log() { printf 'setup-host: %s\n' "$*" >&2; }

@@ -30,3 +30,9 @@ export async function hashRecipeFiles(dir: string): Promise<RecipeDigest> {
 export function cacheKey(inputs: unknown): string {
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 }
+
+/** A version-4-shaped UUID derived from `key`: the same build gets the same filesystem UUID. */
+export function uuidFromKey(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

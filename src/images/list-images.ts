@@ -41,7 +41,7 @@ async function listVm(recipe: VmImageRecipe, context: ImageBuildContext): Promis
       key: manifest.key,
       current: current === dir,
       location: dir,
-      sizeBytes: base.sizeBytes + kernel.sizeBytes + initrd.sizeBytes,
+      sizeBytes: base.sizeBytes + (kernel?.sizeBytes ?? 0) + (initrd?.sizeBytes ?? 0),
       builtAt: manifest.builtAt,
     });
   }

@@ -3,10 +3,22 @@ import { join, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
 import { ImageNotFoundError } from '../core/errors.js';
 import { builtInRecipes } from './image-recipes.js';
-import { MANIFEST_FILE, readVmImageManifest, type VmImageManifest } from './vm-image-manifest.js';
+import {
+  MANIFEST_FILE,
+  type ReadySignal,
+  readVmImageManifest,
+  type VmImageManifest,
+} from './vm-image-manifest.js';
 import { CURRENT_LINK } from './vm-image-store.js';
 
-/** A VM base image ready to put under an overlay, with what direct kernel boot needs if known. */
+export type { ReadySignal } from './vm-image-manifest.js';
+
+/**
+ * A VM base image ready to put under an overlay, with what booting it needs if known: images
+ * built by testbed fill `boot`, `sshUser` and `ready` from their manifest (and the direct-boot
+ * files for `boot: 'direct'`); for a plain disk file they are undefined and the provisioner
+ * decides.
+ */
 export interface VmImage {
   /** Cache name, when resolved from the image cache. */
   name?: string;
@@ -14,6 +26,12 @@ export interface VmImage {
   base: string;
   /** Format of the base disk, from its first bytes. */
   format: 'qcow2' | 'raw';
+  /** `direct`: boot `kernel`/`initrd` with `cmdline`; `disk`: the disk's own boot loader. */
+  boot?: 'direct' | 'disk';
+  /** The user the seed's SSH key is authorized for (`root` for tiny-vm, `debian` for debian-12). */
+  sshUser?: string;
+  /** How a machine booted from it tells it is ready. */
+  ready?: ReadySignal;
   /** Kernel for direct boot (images built by testbed). */
   kernel?: string;
   /** Initramfs for direct boot. */
@@ -34,25 +52,47 @@ export interface ResolveVmImageOptions {
 
 const isPath = (value: string) => value.includes('/') || /\.(qcow2|img|raw)$/.test(value);
 
-async function diskFormat(path: string): Promise<'qcow2' | 'raw'> {
+/** Smallest file taken for a raw disk image: a partition table and a filesystem need more. */
+export const MIN_RAW_DISK_BYTES = 1024 * 1024;
+
+/**
+ * `qcow2` when the file starts with the qcow2 magic, `raw` for any other file of at least
+ * `MIN_RAW_DISK_BYTES`; a smaller file is no disk image (`ImageNotFoundError`).
+ */
+async function diskFormat(
+  nameOrPath: string,
+  path: string,
+  size: number,
+): Promise<'qcow2' | 'raw'> {
   const handle = await open(path, 'r');
   try {
-    const { buffer } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    return buffer.toString('latin1') === 'QFI\xfb' ? 'qcow2' : 'raw';
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead === 4 && buffer.toString('latin1') === 'QFI\xfb') return 'qcow2';
   } finally {
     await handle.close();
   }
+  if (size < MIN_RAW_DISK_BYTES) {
+    throw new ImageNotFoundError(nameOrPath, {
+      fix: `${path} is not a disk image: it is ${size === 0 ? 'empty' : `${size} bytes`}, not a qcow2 file, and too small for a raw disk (under 1 MiB). Check the path, or build an image with \`npx testbed images build <name>\`.`,
+    });
+  }
+  return 'raw';
 }
 
 async function fromBuildDir(dir: string, name?: string): Promise<VmImage> {
   const manifest = await readVmImageManifest(dir);
+  const { kernel, initrd } = manifest.files;
+  const direct = manifest.boot === 'direct';
   return {
     ...(name ? { name } : {}),
     base: join(dir, manifest.files.base.path),
     format: 'qcow2',
-    kernel: join(dir, manifest.files.kernel.path),
-    initrd: join(dir, manifest.files.initrd.path),
-    cmdline: manifest.cmdline,
+    boot: manifest.boot,
+    sshUser: manifest.sshUser,
+    ready: manifest.ready,
+    ...(direct && kernel ? { kernel: join(dir, kernel.path) } : {}),
+    ...(direct && initrd ? { initrd: join(dir, initrd.path) } : {}),
+    ...(direct && manifest.cmdline ? { cmdline: manifest.cmdline } : {}),
     manifest,
   };
 }
@@ -82,7 +122,7 @@ export async function resolveVmImage(
       const manifest = await stat(join(path, MANIFEST_FILE)).catch(() => undefined);
       if (manifest) return fromBuildDir(path);
     } else if (info?.isFile()) {
-      return { base: path, format: await diskFormat(path) };
+      return { base: path, format: await diskFormat(nameOrPath, path, info.size) };
     }
     throw new ImageNotFoundError(nameOrPath, {
       fix: `No qcow2 file or built image directory at ${path}; check the path.`,

@@ -24,7 +24,7 @@ import {
   resolveDebianPackagesCached,
 } from './debian-packages.js';
 import { recipeDir } from './fixtures-dir.js';
-import { cacheKey, hashRecipeFiles } from './hash-recipe-files.js';
+import { cacheKey, hashRecipeFiles, uuidFromKey } from './hash-recipe-files.js';
 import type { ImageBuildContext, PreparedRecipe, VmImageRecipe } from './image-recipe.js';
 import { indexKernelModules, resolveModuleLoadOrder } from './kernel-modules.js';
 import { requireTools } from './require-tools.js';
@@ -64,11 +64,6 @@ async function sha256File(path: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
-}
-
-function uuidFromKey(key: string): string {
-  const h = createHash('sha256').update(key).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 async function prepare(
@@ -281,9 +276,12 @@ async function build(
     recipeVersion: recipe.recipeVersion,
     key: prepared.key,
     builtAt: new Date().toISOString(),
+    boot: 'direct',
+    firmware: 'bios',
     kernelVersion,
     cmdline: recipe.cmdline,
     sshUser: 'root',
+    ready: { kind: 'console', pattern: READINESS_PATTERN },
     readinessPattern: READINESS_PATTERN,
     virtualSizeBytes: recipe.diskSizeMiB * MiB,
     files: {
