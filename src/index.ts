@@ -49,6 +49,7 @@ export {
   WatchdogError,
 } from './core/errors.js';
 export type {
+  CloneOptions,
   CommandOptions,
   Endpoint,
   ExecFunction,
@@ -88,10 +89,11 @@ export { buildImage, ensureImage } from './images/ensure-image.js';
 export type { ImageOptions } from './images/image-options.js';
 export type { CachedImage, ImageListing } from './images/list-images.js';
 export { listImages } from './images/list-images.js';
+export type { UserData } from './images/cloud-user-data.js';
 export type { NoCloudSeedOptions } from './images/nocloud-seed.js';
 export { createNoCloudSeed } from './images/nocloud-seed.js';
 export { removeImage } from './images/remove-image.js';
-export type { VmImage } from './images/resolve-vm-image.js';
+export type { ReadySignal, VmImage } from './images/resolve-vm-image.js';
 export { resolveVmImage } from './images/resolve-vm-image.js';
 export type { VmImageManifest } from './images/vm-image-manifest.js';
 export type {

@@ -198,12 +198,22 @@ export interface MachineSpec {
   [backendOption: string]: unknown;
 }
 
+/** Options for `Machine.clone` and `MachineSnapshot.restore`. */
+export interface CloneOptions {
+  /** Name hint; the provider adds a unique suffix. */
+  name?: string;
+  /** Aborts booting the new machine; whatever was created is removed. */
+  signal?: AbortSignal;
+  /** Upper bound on booting it, readiness included. Default 180 s. */
+  timeoutMs?: number;
+}
+
 /** A saved machine state that new machines can start from. */
 export interface MachineSnapshot {
   /** Backend-level identifier of the snapshot. */
   readonly id: string;
   /** Starts a new machine from the saved state. */
-  restore(): Promise<Machine>;
+  restore(options?: CloneOptions): Promise<Machine>;
   /** Removes the saved state; idempotent. */
   destroy(): Promise<void>;
 }
@@ -261,7 +271,7 @@ export interface Machine extends AsyncDisposable {
   /** SSH connection details (`SshAccess`). */
   readonly ssh?: SshConnectionInfo;
   /** A new machine starting from this one's current disk state (`CloneVm`). */
-  clone?(options?: { name?: string; signal?: AbortSignal }): Promise<Machine>;
+  clone?(options?: CloneOptions): Promise<Machine>;
   /** Saves the machine's state (`Snapshot`). */
   snapshot?(): Promise<MachineSnapshot>;
   /** Host-side paths worth keeping when a test fails (overlay, logs). */

@@ -4,6 +4,7 @@ import type {
   SimpleCapabilityName,
 } from '../core/capabilities.js';
 import type {
+  CloneOptions,
   CommandOptions,
   Endpoint,
   ExecFunction,
@@ -82,7 +83,7 @@ type MachineWithNames<
     N,
     'CloneVm',
     // A clone comes from the same provider: it offers what its source offers.
-    { clone(options?: { name?: string; signal?: AbortSignal }): Promise<MachineWith<Needs>> }
+    { clone(options?: CloneOptions): Promise<MachineWith<Needs>> }
   > &
   Guaranteed<
     N,

@@ -19,9 +19,10 @@ describe('parseVmSpec', () => {
       memoryMiB: 256,
       vcpus: 1,
       networks: [],
-      sshUser: 'root',
       timeoutMs: 180_000,
     });
+    // Left to the image's metadata (root for tiny-vm, debian for debian-12).
+    expect(parseVmSpec({}).sshUser).toBeUndefined();
   });
 
   it('reports every problem at once, each with its path', () => {

@@ -3,6 +3,7 @@ import type { ContainerRuntimeClient } from 'testcontainers';
 import type { VmType } from '../../core/capabilities.js';
 import { AbortedError, InvalidSpecError, MachineGoneError } from '../../core/errors.js';
 import type {
+  CloneOptions,
   CommandOptions,
   Endpoint,
   ExecOptions,
@@ -258,7 +259,7 @@ export class DockerMachine implements Machine {
   }
 
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */
-  clone(options: { name?: string; signal?: AbortSignal } = {}): Promise<DockerMachine> {
+  clone(options: CloneOptions = {}): Promise<DockerMachine> {
     return this.#guard('clone', () => this.context.cloneFrom(this, options.name, options.signal));
   }
 

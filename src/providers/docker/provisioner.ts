@@ -8,7 +8,12 @@ import {
   type TestbedErrorCode,
   TimeoutError,
 } from '../../core/errors.js';
-import type { MachineDescriptor, MachineSpec, VmProvisioner } from '../../core/provider.js';
+import type {
+  CloneOptions,
+  MachineDescriptor,
+  MachineSpec,
+  VmProvisioner,
+} from '../../core/provider.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
 import { endedLogTail, exitCodeOf } from './container-exit.js';
@@ -354,9 +359,7 @@ export class DockerProvisioner implements VmProvisioner {
   }
 
   /** An internal network (no egress) stamped with the run's labels; machines on it reach each other by alias. */
-  async createNetwork(
-    options: { name?: string; signal?: AbortSignal } = {},
-  ): Promise<DockerNetwork> {
+  async createNetwork(options: CloneOptions = {}): Promise<DockerNetwork> {
     const name = `testbed-${this.#run.runId}-${options.name ?? 'net'}-${shortId(4)}`;
     const network = await withTimeout(
       `creating network ${name}`,

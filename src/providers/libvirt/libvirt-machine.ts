@@ -1,5 +1,6 @@
 import { PortNotForwardedError, UnsupportedOperationError } from '../../core/errors.js';
 import type {
+  CloneOptions,
   CommandOptions,
   Endpoint,
   ExecOptions,
@@ -49,12 +50,14 @@ export interface LibvirtMachineState {
   ports: Record<string, number>;
   /** The guest may open outbound connections; its clones may too. */
   outbound: boolean;
+  /** What readiness means for this machine; its clones and restores wait for the same. */
+  readiness: { readyPattern: string | RegExp | null; cloudInit: boolean };
 }
 
 /** What a machine asks of the provisioner that made it. */
 export interface MachineLifecycle {
   /** Boots a new machine on an overlay of the source's current disk state. */
-  clone(source: LibvirtMachine, options: { name?: string; signal?: AbortSignal }): Promise<Machine>;
+  clone(source: LibvirtMachine, options: CloneOptions): Promise<Machine>;
   /** Freezes the source's current disk state as a snapshot new machines start from. */
   snapshot(source: LibvirtMachine): Promise<MachineSnapshot>;
   /** Stops the domain and removes the machine's files (but what `keepArtifacts` keeps). */
@@ -163,7 +166,7 @@ export class LibvirtMachine implements Machine {
   }
 
   /** A new VM starting from this one's current disk state. */
-  clone(options: { name?: string; signal?: AbortSignal } = {}): Promise<Machine> {
+  clone(options: CloneOptions = {}): Promise<Machine> {
     return this.#owner('clone()').clone(this, options);
   }
 

@@ -12,6 +12,7 @@ import {
   WaitTimeoutError,
 } from '../../core/errors.js';
 import type {
+  CloneOptions,
   FileSpec,
   Machine,
   MachineDescriptor,
@@ -25,12 +26,15 @@ import type { RunCommand } from '../../core/run-command.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import type { ForwardedPort } from '../../core/spec-schemas.js';
 import { applyFileSpecs } from '../../files/apply-file-specs.js';
+import type { UserData } from '../../images/cloud-user-data.js';
 import { createNoCloudSeed } from '../../images/nocloud-seed.js';
+import type { ReadySignal } from '../../images/resolve-vm-image.js';
 import { generateSshKeyPair, type SshKeyPair } from '../../ssh/generate-ssh-key-pair.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
 import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
 import type { Accelerator, AcceleratorChoice } from './accelerator-probe.js';
 import { BootSlots, bootCapacity, hostCapacityInput } from './boot-slots.js';
+import { waitForCloudInit } from './cloud-init-wait.js';
 import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
@@ -60,6 +64,10 @@ export interface VmImage {
   initrd?: string | undefined;
   /** Kernel command line for direct boot. */
   cmdline?: string | undefined;
+  /** The user the seed's key is for (from the image's manifest). */
+  sshUser?: string | undefined;
+  /** How a machine booted from it tells it is ready (from the image's manifest). */
+  ready?: ReadySignal | undefined;
 }
 
 /** Finds (or builds) the image a spec names: a cached image name or a qcow2 path. */
@@ -96,7 +104,12 @@ interface BootPlan {
   sshUser: string;
   keyPair?: SshKeyPair | undefined;
   dependencies: string[];
-  readyPattern: string | RegExp | null | undefined;
+  /** Console line that means ready; null waits for SSH only. */
+  readyPattern: string | RegExp | null;
+  /** Wait for `cloud-init status --wait` after SSH. */
+  waitForCloudInit: boolean;
+  /** The user's cloud-init user-data (provision only). */
+  userData?: UserData | undefined;
   /** Guest ports to forward; clones forward the same guest ports on new host ports. */
   ports: readonly ForwardedPort[];
   /** Put in place once SSH answers (provision only). */
@@ -118,6 +131,16 @@ const PORT_ATTEMPTS = 5;
 const CLONE_TIMEOUT_MS = 180_000;
 /** Bound on waiting for a boot slot when the caller gives no signal. */
 const QUEUE_TIMEOUT_MS = 600_000;
+
+/** The clone/restore boot bound: a positive whole number of ms, default 180 s. */
+function checkCloneTimeout(timeoutMs: number | undefined): number {
+  if (timeoutMs === undefined) return CLONE_TIMEOUT_MS;
+  if (Number.isInteger(timeoutMs) && timeoutMs > 0) return timeoutMs;
+  throw new InvalidSpecError(
+    [{ path: 'timeoutMs', message: `must be a positive whole number of ms (got ${timeoutMs})` }],
+    { fix: 'Pass clone({ timeoutMs: 300_000 }) or leave it out for 180 s.' },
+  );
+}
 
 /** A host port the spec fixed is taken: choosing another would break what the spec asked. */
 function fixedPortTaken(fixed: readonly ForwardedPort[], cause: unknown): InvalidSpecError {
@@ -181,9 +204,17 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       memoryMiB: parsed.memoryMiB,
       vcpus: parsed.vcpus,
       networks: parsed.networks.map((n) => n.name),
-      sshUser: parsed.sshUser,
+      // A plain qcow2 has no metadata: log in as root, which testbed's seed opens (disable_root: false).
+      sshUser: parsed.sshUser ?? image.sshUser ?? 'root',
+      userData: parsed.userData,
+      waitForCloudInit: parsed.waitForCloudInit ?? image.ready?.kind === 'cloud-init',
       dependencies: [],
-      readyPattern: parsed.readyPattern,
+      readyPattern:
+        parsed.readyPattern !== undefined
+          ? parsed.readyPattern
+          : image.ready?.kind === 'console'
+            ? new RegExp(image.ready.pattern)
+            : null,
       ports: parsed.ports ?? [],
       diskGiB: parsed.diskGiB,
       outbound: parsed.outbound,
@@ -209,9 +240,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   }
 
   /** An isolated network (no NAT, no host address, no DHCP) that VMs join via `spec.networks`. */
-  async createNetwork(
-    options: { name?: string; signal?: AbortSignal } = {},
-  ): Promise<MachineNetwork> {
+  async createNetwork(options: CloneOptions = {}): Promise<MachineNetwork> {
     const { virsh, run } = this.options;
     const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
     const name = `testbed-${run.runId}-${hint ? `${hint}-` : ''}${shortId(6)}`;
@@ -243,24 +272,17 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   }
 
   /** Boots a clone on an overlay of the source's disk as it is now. */
-  async clone(
-    source: LibvirtMachine,
-    options: { name?: string; signal?: AbortSignal } = {},
-  ): Promise<Machine> {
+  async clone(source: LibvirtMachine, options: CloneOptions = {}): Promise<Machine> {
     const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
     const frozen = await this.#freeze(source, options.signal);
-    return this.#bootFrom(source, frozen, hint, options.signal);
+    return this.#bootFrom(source, frozen, { ...options, name: hint });
   }
 
   /** Boots a new machine like `source` (size, boot files, key) on an overlay of `frozen`. */
-  #bootFrom(
-    source: LibvirtMachine,
-    frozen: string,
-    nameHint: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Machine> {
+  #bootFrom(source: LibvirtMachine, frozen: string, options: CloneOptions): Promise<Machine> {
+    const timeoutMs = checkCloneTimeout(options.timeoutMs);
     return this.#boot({
-      nameHint,
+      nameHint: options.name,
       backing: frozen,
       boot: source.state.boot,
       memoryMiB: source.state.memoryMiB,
@@ -269,15 +291,17 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       sshUser: source.state.ssh.username,
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
       dependencies: [source.state.dir, ...source.state.dependencies],
-      readyPattern: undefined,
+      // The clone waits for what its source waited for, never the tiny image's line by default.
+      readyPattern: source.state.readiness.readyPattern,
+      waitForCloudInit: source.state.readiness.cloudInit,
       // A fixed host port is the source's: the clone forwards the same guest ports on free ones.
       ports: Object.keys(source.state.ports).map((guest) => ({ guest: Number(guest) })),
       outbound: source.state.outbound,
       files: [],
       waitFor: [],
-      timeoutMs: CLONE_TIMEOUT_MS,
+      timeoutMs,
       spentMs: 0,
-      signal,
+      signal: options.signal,
     });
   }
 
@@ -289,7 +313,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     let released: Promise<void> | undefined;
     return {
       id: frozen,
-      restore: () => this.#bootFrom(source, frozen, undefined, undefined),
+      restore: (options: CloneOptions = {}) => this.#bootFrom(source, frozen, options),
       destroy: () => {
         released ??= this.#leases.release(dependencies);
         return released;
@@ -387,7 +411,15 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       const keyFiles = await writeSshKeyFiles(dir, keys);
       const seed = join(dir, 'seed.iso');
       await createNoCloudSeed(
-        { path: seed, instanceId: name, hostname, authorizedKeys: [keys.publicKey], ...withSignal },
+        {
+          path: seed,
+          instanceId: name,
+          hostname,
+          authorizedKeys: [keys.publicKey],
+          loginUser: plan.sshUser,
+          userData: plan.userData,
+          ...withSignal,
+        },
         runCommand,
       );
       const disk = join(dir, 'disk-0.qcow2');
@@ -457,6 +489,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         serialLog,
         ports: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
         outbound: plan.outbound,
+        readiness: { readyPattern: plan.readyPattern, cloudInit: plan.waitForCloudInit },
         ssh: {
           host: '127.0.0.1',
           port: sshPort,
@@ -509,14 +542,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     const started = Date.now();
     const left = () => Math.max(1, budgetMs - (Date.now() - started));
     const withSignal = { signal };
-    const pattern =
-      plan.readyPattern === undefined
-        ? `testbed-ready ${machine.state.hostname}`
-        : plan.readyPattern;
-    if (pattern !== null) {
-      await machine.console.waitFor(pattern, { timeoutMs: left(), ...withSignal });
+    if (plan.readyPattern !== null) {
+      await machine.console.waitFor(plan.readyPattern, { timeoutMs: left(), ...withSignal });
     }
     await waitForSsh(machine.ssh, { timeoutMs: left(), ...withSignal });
+    if (plan.waitForCloudInit) await waitForCloudInit(machine, left(), signal);
   }
 
   #capacity(plan: BootPlan, accelerator: Accelerator): number {

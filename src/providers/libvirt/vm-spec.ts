@@ -60,7 +60,13 @@ const schema = z
     sshUser: z
       .string()
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name')
-      .default('root'),
+      .optional(),
+    userData: z
+      .union([z.string(), z.record(z.string(), z.unknown())], {
+        message: 'must be a cloud-config object or a #cloud-config / #! string',
+      })
+      .optional(),
+    waitForCloudInit: z.boolean('must be true or false').optional(),
     readyPattern: z
       .union([z.string().min(1), z.instanceof(RegExp), z.null()], {
         message: 'must be a string, a RegExp, or null to wait for SSH only',
@@ -101,8 +107,12 @@ export interface LibvirtMachineSpec extends MachineSpec {
   initrd?: string;
   /** Kernel command line, overriding the image's. */
   cmdline?: string;
-  /** User to log in as over SSH. Default `root`. */
+  /** User to log in as over SSH. Default: the image's (`root` for tiny-vm, `debian` for debian-12; `root` for a plain qcow2). */
   sshUser?: string;
+  /** cloud-init user-data merged with testbed's own: a cloud-config object, or a `#cloud-config` / `#!` string. */
+  userData?: string | Record<string, unknown>;
+  /** Resolve only once `cloud-init status --wait` succeeds. Default: when the image is ready at cloud-init's end. */
+  waitForCloudInit?: boolean;
   /** Serial line that means ready (default `testbed-ready <hostname>`); null waits for SSH only. */
   readyPattern?: string | RegExp | null;
   /** Virtual disk size in GiB, when bigger than the image's (the root filesystem grows into it). */
