@@ -1,8 +1,12 @@
 /// <reference types="vitest/config" />
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import type { Vite, VitestPluginContext } from 'vitest/node';
-import { parseTestbedOptions, type TestbedOptions } from '../harness/testbed-options.js';
+import type { TestProject, Vite, VitestPluginContext } from 'vitest/node';
+import {
+  parseTestbedOptions,
+  type ResolvedTestbedOptions,
+  type TestbedOptions,
+} from '../harness/testbed-options.js';
 import { globalSetupPath } from './global-setup-path.js';
 import { TestbedReporter } from './testbed-reporter.js';
 
@@ -16,6 +20,37 @@ function resolveModule(specifier: string, root: string): string {
 
 const withReporter = new WeakSet<object>();
 
+/** The part of a resolved project config the fallback in `configureVitest` reads and sets. */
+interface ProjectTestConfig {
+  testTimeout: number;
+  hookTimeout: number;
+  setupFiles: string[];
+  provide?: { testbedOptions?: unknown };
+  browser?: { enabled?: boolean };
+}
+
+/**
+ * Gives a project that testbed's `config` hook did not reach what that hook would have given it.
+ * Only when the project lacks testbed's options (so the hook's values are known not to be there):
+ * then a timeout still at Vitest's own default counts as unset.
+ */
+export function completeProjectConfig(
+  project: Pick<TestProject, 'config' | 'provide'>,
+  options: ResolvedTestbedOptions,
+): boolean {
+  const config = project.config as unknown as ProjectTestConfig;
+  if (config.provide?.testbedOptions !== undefined) return false;
+  const browser = config.browser?.enabled === true;
+  if (config.testTimeout === (browser ? 15_000 : 5_000)) config.testTimeout = DEFAULT_TIMEOUT_MS;
+  if (config.hookTimeout === (browser ? 30_000 : 10_000)) config.hookTimeout = DEFAULT_TIMEOUT_MS;
+  if (options.registry && !config.setupFiles.includes(options.registry)) {
+    config.setupFiles.push(options.registry);
+  }
+  config.provide = { ...config.provide, testbedOptions: options };
+  project.provide('testbedOptions', options);
+  return true;
+}
+
 /**
  * The testbed Vitest plugin: validates `options` (a misspelled option throws a `ConfigError`
  * naming it), adds a global setup that discovers providers once per run and provisions the
@@ -23,22 +58,35 @@ const withReporter = new WeakSet<object>();
  */
 export function testbed(options: TestbedOptions = {}): Vite.Plugin {
   const resolved = parseTestbedOptions(options);
+  let given: ResolvedTestbedOptions | undefined;
   return {
     name: 'testbed',
-    config(config) {
-      const root = resolve(config.root ?? process.cwd());
-      const registry = resolved.registry ? resolveModule(resolved.registry, root) : undefined;
-      const test: Record<string, unknown> = {
-        globalSetup: [globalSetupPath()],
-        provide: { testbedOptions: { ...resolved, registry } },
-      };
-      // Loading the registry module in each test process registers its factory there.
-      if (registry) test.setupFiles = [registry];
-      if (config.test?.testTimeout === undefined) test.testTimeout = DEFAULT_TIMEOUT_MS;
-      if (config.test?.hookTimeout === undefined) test.hookTimeout = DEFAULT_TIMEOUT_MS;
-      return { test };
+    // Before Vitest's own `config` hooks: Vitest 5 resolves inline projects that share the root's
+    // Vite server from the root's `test` config as it was before its own hooks ran, and runs no
+    // plugin `config` hook per project. Set this early, the defaults are part of what every
+    // project extends, and a project's (or the CLI's) own value still wins over them.
+    enforce: 'pre',
+    config: {
+      order: 'pre',
+      handler(config) {
+        const root = resolve(config.root ?? process.cwd());
+        const registry = resolved.registry ? resolveModule(resolved.registry, root) : undefined;
+        given = { ...resolved, registry };
+        const test: Record<string, unknown> = {
+          globalSetup: [globalSetupPath()],
+          provide: { testbedOptions: given },
+        };
+        // Loading the registry module in each test process registers its factory there.
+        if (registry) test.setupFiles = [registry];
+        if (config.test?.testTimeout === undefined) test.testTimeout = DEFAULT_TIMEOUT_MS;
+        if (config.test?.hookTimeout === undefined) test.hookTimeout = DEFAULT_TIMEOUT_MS;
+        return { test };
+      },
     },
-    configureVitest({ vitest }: VitestPluginContext) {
+    configureVitest({ vitest, project }: VitestPluginContext) {
+      // A project resolved from a config captured before this plugin's `config` hook ran (e.g.
+      // the plugin given in Vitest's programmatic overrides) gets the same values here.
+      if (given) completeProjectConfig(project, given);
       if (withReporter.has(vitest)) return;
       withReporter.add(vitest);
       (vitest.config.reporters as unknown[]).push(new TestbedReporter());
