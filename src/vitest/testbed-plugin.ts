@@ -1,6 +1,4 @@
 /// <reference types="vitest/config" />
-import { createRequire } from 'node:module';
-import { isAbsolute, resolve } from 'node:path';
 import type { TestProject, Vite, VitestPluginContext } from 'vitest/node';
 import {
   parseTestbedOptions,
@@ -8,15 +6,11 @@ import {
   type TestbedOptions,
 } from '../harness/testbed-options.js';
 import { globalSetupPath } from './global-setup-path.js';
+import { resolveModule } from './resolve-module.js';
 import { TestbedReporter } from './testbed-reporter.js';
 
 /** Vitest's default 5 s cannot boot a VM under TCG; used when the config sets no timeout. */
 export const DEFAULT_TIMEOUT_MS = 180_000;
-
-function resolveModule(specifier: string, root: string): string {
-  if (specifier.startsWith('.') || isAbsolute(specifier)) return resolve(root, specifier);
-  return createRequire(resolve(root, 'package.json')).resolve(specifier);
-}
 
 const withReporter = new WeakSet<object>();
 
@@ -43,9 +37,8 @@ export function completeProjectConfig(
   const browser = config.browser?.enabled === true;
   if (config.testTimeout === (browser ? 15_000 : 5_000)) config.testTimeout = DEFAULT_TIMEOUT_MS;
   if (config.hookTimeout === (browser ? 30_000 : 10_000)) config.hookTimeout = DEFAULT_TIMEOUT_MS;
-  if (options.registry && !config.setupFiles.includes(options.registry)) {
-    config.setupFiles.push(options.registry);
-  }
+  const registry = options.registry && resolveModule(options.registry, project.config.root);
+  if (registry && !config.setupFiles.includes(registry)) config.setupFiles.push(registry);
   config.provide = { ...config.provide, testbedOptions: options };
   project.provide('testbedOptions', options);
   return true;
@@ -58,7 +51,7 @@ export function completeProjectConfig(
  */
 export function testbed(options: TestbedOptions = {}): Vite.Plugin {
   const resolved = parseTestbedOptions(options);
-  let given: ResolvedTestbedOptions | undefined;
+  let given = false;
   return {
     name: 'testbed',
     // Before Vitest's own `config` hooks: Vitest 5 resolves inline projects that share the root's
@@ -69,15 +62,16 @@ export function testbed(options: TestbedOptions = {}): Vite.Plugin {
     config: {
       order: 'pre',
       handler(config) {
-        const root = resolve(config.root ?? process.cwd());
-        const registry = resolved.registry ? resolveModule(resolved.registry, root) : undefined;
-        given = { ...resolved, registry };
+        given = true;
+        // The registry stays as the user wrote it: the root is not known yet this early (Vitest 5
+        // takes `--root` from its own hooks). Vitest resolves setupFiles against each project's
+        // root, the global setup against the root project's.
         const test: Record<string, unknown> = {
           globalSetup: [globalSetupPath()],
-          provide: { testbedOptions: given },
+          provide: { testbedOptions: resolved },
         };
         // Loading the registry module in each test process registers its factory there.
-        if (registry) test.setupFiles = [registry];
+        if (resolved.registry) test.setupFiles = [resolved.registry];
         if (config.test?.testTimeout === undefined) test.testTimeout = DEFAULT_TIMEOUT_MS;
         if (config.test?.hookTimeout === undefined) test.hookTimeout = DEFAULT_TIMEOUT_MS;
         return { test };
@@ -86,7 +80,7 @@ export function testbed(options: TestbedOptions = {}): Vite.Plugin {
     configureVitest({ vitest, project }: VitestPluginContext) {
       // A project resolved from a config captured before this plugin's `config` hook ran (e.g.
       // the plugin given in Vitest's programmatic overrides) gets the same values here.
-      if (given) completeProjectConfig(project, given);
+      if (given) completeProjectConfig(project, resolved);
       if (withReporter.has(vitest)) return;
       withReporter.add(vitest);
       (vitest.config.reporters as unknown[]).push(new TestbedReporter());
