@@ -188,6 +188,8 @@ async function expectTypesResolve(project: string, runtime: NodeRuntime) {
   for (const mode of modes) {
     await step(`tsc ${mode.join(' ')}`, runtime, tsc, ['-p', 'tsconfig.json', ...mode], dir);
   }
+  // A CommonJS consumer: nodenext only (node16 models a Node that cannot require() ESM).
+  await step('tsc of the CommonJS consumer', runtime, tsc, ['-p', 'tsconfig.cjs.json'], dir);
 }
 
 describe('the packed package', () => {
@@ -304,7 +306,7 @@ describe(`Node 24 + Vitest ${VITEST_5} + testcontainers 12`, () => {
     expect(await leftoversOf(run.output)).toEqual([]);
   }, 450_000);
 
-  it('type-checks a consumer of every entry under moduleResolution bundler, node16 and nodenext', async () => {
+  it('type-checks an ESM consumer of every entry under bundler, node16 and nodenext, and a CommonJS one under nodenext', async () => {
     await expectTypesResolve(esm, runtime);
   }, 180_000);
 });
