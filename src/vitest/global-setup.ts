@@ -2,6 +2,7 @@ import type { TestProject } from 'vitest/node';
 import { createRegistry } from '../harness/registry-factory.js';
 import { startRun } from '../harness/start-run.js';
 import './provided-context.js';
+import { resolveModule } from './resolve-module.js';
 
 /**
  * Vitest global setup added by the `testbed()` plugin. Vitest runs it once per project; it acts
@@ -12,12 +13,15 @@ export default async function setup(
   project: TestProject,
 ): Promise<(() => Promise<void>) | undefined> {
   if (project !== project.vitest.getRootProject()) return undefined;
-  const options = project.config.provide.testbedOptions;
-  if (!options) return undefined;
-  if (options.registry) await project.import(options.registry);
+  const given = project.config.provide.testbedOptions;
+  if (!given) return undefined;
+  // The plugin hands the registry over as the user wrote it, relative to the project root.
+  const registryModule = given.registry && resolveModule(given.registry, project.config.root);
+  const options = { ...given, registry: registryModule };
+  if (registryModule) await project.import(registryModule);
   const registry = await createRegistry({ preference: options.providers });
   const log = (line: string) => project.vitest.logger.log(line);
-  const started = await startRun({ options, registry, registryModule: options.registry, log });
+  const started = await startRun({ options, registry, registryModule, log });
   project.provide('testbed', started.snapshot);
   return () => started.stop();
 }

@@ -16,8 +16,16 @@ export async function runtimeClient(): Promise<ContainerRuntimeClient> {
   return (await loadTestcontainers()).getContainerRuntimeClient();
 }
 
+/** The reaper module of testcontainers 11 (a constant) or 12 (a function read at each call). */
+interface ReaperModule {
+  REAPER_IMAGE?: string;
+  getReaperImage?: () => string;
+}
+
 /** The Ryuk image testcontainers would start (honours RYUK_CONTAINER_IMAGE). */
 export async function ryukImageName(): Promise<string> {
-  const reaper = await import('testcontainers/build/reaper/reaper.js');
-  return reaper.REAPER_IMAGE;
+  const reaper: ReaperModule = await import('testcontainers/build/reaper/reaper.js');
+  const image = reaper.getReaperImage?.() ?? reaper.REAPER_IMAGE;
+  if (!image) throw new Error('this testcontainers version names no Ryuk image');
+  return image;
 }
