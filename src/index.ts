@@ -84,12 +84,12 @@ export type { ProviderStatus, RegistryOptions, Selection } from './core/registry
 export { ProviderRegistry } from './core/registry.js';
 export type { RunContext, RunOwner } from './core/run-context.js';
 export { createRunContext, currentHost, isOwnerAlive } from './core/run-context.js';
+export type { UserData } from './images/cloud-user-data.js';
 export type { EnsuredImage } from './images/ensure-image.js';
 export { buildImage, ensureImage } from './images/ensure-image.js';
 export type { ImageOptions } from './images/image-options.js';
 export type { CachedImage, ImageListing } from './images/list-images.js';
 export { listImages } from './images/list-images.js';
-export type { UserData } from './images/cloud-user-data.js';
 export type { NoCloudSeedOptions } from './images/nocloud-seed.js';
 export { createNoCloudSeed } from './images/nocloud-seed.js';
 export { removeImage } from './images/remove-image.js';
