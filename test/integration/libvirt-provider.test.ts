@@ -313,6 +313,18 @@ describe.skipIf(!available && !process.env.CI)(
         expect(leftovers()).toEqual([]);
       });
 
+      it('a login user the image does not let in: a coded error soon after SSH answers', async () => {
+        const started = Date.now();
+        const error = await provisioner
+          .provision({ sshUser: 'nosuchuser', timeoutMs: 120_000 })
+          .catch((e: unknown) => e);
+        expect(isTestbedError(error, 'TESTBED_SSH_AUTH_REFUSED'), String(error)).toBe(true);
+        expect((error as Error).message).toContain("refuses testbed's key for 'nosuchuser'");
+        expect((error as Error).message).toContain('cloud-init');
+        expect(Date.now() - started).toBeLessThan(90_000);
+        expect(leftovers()).toEqual([]);
+      });
+
       it('an abort during provisioning', async () => {
         const controller = new AbortController();
         setTimeout(() => controller.abort(new Error('test aborted')), 1_500);
