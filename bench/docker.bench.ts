@@ -1,5 +1,9 @@
-import { createRunContext, DockerProvider } from '../src/index.js';
+import { execa } from 'execa';
+import { createRunContext, DockerProvider, Wait as Waits } from '../src/index.js';
+import { SERVE_8080, withBigFile } from './deploy-fixtures.js';
 import { type Measurement, measure } from './measure.js';
+
+const Wait8080 = Waits.forHttp(8080, '/index.html');
 
 /** Container ready-time through testbed vs the same GenericContainer start without testbed. */
 export async function benchDocker(): Promise<Measurement[]> {
@@ -9,7 +13,7 @@ export async function benchDocker(): Promise<Measurement[]> {
   const provisioner = await provider.createProvisioner({ run });
   // The first provision builds the tiny image if needed and makes the Ryuk decision, which must
   // happen before testcontainers is loaded for the raw comparison.
-  const machine = await provisioner.provision();
+  const machine = await provisioner.provision({ ports: [8080] });
   const image = String(machine.describe().data.image ?? '');
   const { GenericContainer, Wait } = await import('testcontainers');
   try {
@@ -29,6 +33,22 @@ export async function benchDocker(): Promise<Measurement[]> {
         const clone = await machine.clone();
         await clone.destroy();
       }),
+      ...(await withBigFile(async (file) => [
+        await measure('docker: copyTo 50 MiB', 3, () => machine.copyTo(file, '/tmp/big.bin')),
+        await measure('docker: raw `docker cp` 50 MiB', 3, () =>
+          execa('docker', ['cp', file, `${machine.data.containerId}:/tmp/big-cp.bin`]),
+        ),
+        await measure('docker: copyFrom 50 MiB', 3, () =>
+          machine.copyFrom('/tmp/big.bin', `${file}.back`),
+        ),
+      ])),
+      await (async () => {
+        await machine.exec(['sh', '-c', SERVE_8080]);
+        await machine.waitUntil(Wait8080, { timeoutMs: 30_000 });
+        return measure('docker: HTTP GET through endpoint()', 20, async () => {
+          await (await fetch(machine.url(8080, '/index.html'))).text();
+        });
+      })(),
     ];
   } finally {
     await machine.destroy();

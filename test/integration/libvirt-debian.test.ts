@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,8 @@ describe.skipIf(!available && !process.env.CI)(
       context = createRunContext();
       provisioner = await provider.createProvisioner({ run: context });
       work = await mkdtemp(join(tmpdir(), 'testbed-debian-'));
+      // As for any image of your own: libvirt's QEMU user must be able to reach the file.
+      await chmod(work, 0o755);
     }, 600_000);
 
     afterAll(async () => {

@@ -1,8 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
 import { isTestbedError } from '../../src/core/errors.js';
@@ -10,6 +19,7 @@ import type { Machine, VmProvisioner } from '../../src/core/provider.js';
 import { ProviderRegistry } from '../../src/core/registry.js';
 import { runCommand } from '../../src/core/run-command.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
+import { resolveVmImage } from '../../src/images/resolve-vm-image.js';
 import { findFreePort } from '../../src/providers/libvirt/free-port.js';
 import { createImageResolver } from '../../src/providers/libvirt/image-resolver.js';
 import { LibvirtProvider } from '../../src/providers/libvirt/index.js';
@@ -311,6 +321,22 @@ describe.skipIf(!available && !process.env.CI)(
           taken.close();
         }
         expect(leftovers()).toEqual([]);
+      });
+
+      it('an image the QEMU user cannot read: names the file and the fix, leaves nothing', async () => {
+        const hidden = mkdtempSync(join(tmpdir(), 'testbed-hidden-'));
+        try {
+          const tiny = await resolveVmImage('tiny-vm');
+          const copy = join(hidden, 'mine.qcow2');
+          copyFileSync(tiny.base, copy);
+          const error = await provisioner.provision({ image: copy }).catch((e: unknown) => e);
+          expect(isTestbedError(error, 'TESTBED_PROVISION_FAILED'), String(error)).toBe(true);
+          expect((error as Error).message).toContain(`cannot read ${copy}`);
+          expect((error as Error).message).toContain('chmod o+x');
+          expect(leftovers()).toEqual([]);
+        } finally {
+          rmSync(hidden, { recursive: true, force: true });
+        }
       });
 
       it('a login user the image does not let in: a coded error soon after SSH answers', async () => {

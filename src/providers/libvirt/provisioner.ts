@@ -126,6 +126,9 @@ interface BootPlan {
   spentMs: number;
 }
 
+/** libvirt's words when the QEMU user cannot open an image (or a file backing it). */
+const QEMU_CANNOT_READ =
+  /Cannot access (?:backing |storage )?file '([^']+)'.*\((as uid:\d+, gid:\d+)\): Permission denied/s;
 const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
 const PORT_ATTEMPTS = 5;
 const CLONE_TIMEOUT_MS = 180_000;
@@ -589,6 +592,16 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     if (error instanceof TimeoutError && machine && !error.message.includes('Last console lines')) {
       const tail = await machine.console.tail(20).catch(() => '');
       error.message += `\n  Last console lines of ${name}:\n    ${tail.split('\n').join('\n    ')}`;
+    }
+    const unreadable = QEMU_CANNOT_READ.exec(describeError(error));
+    if (unreadable) {
+      return new ProvisionError(
+        `Provisioning ${name} failed: libvirt's QEMU user (${unreadable[2]}) cannot read ${unreadable[1]}.`,
+        {
+          cause: error,
+          fix: `Make every directory up to ${unreadable[1]} traversable for others (chmod o+x) and the file readable, or move the image somewhere that is (not under /root or a 0700 temporary directory).`,
+        },
+      );
     }
     if (error instanceof TestbedError) return error;
     return new ProvisionError(`Provisioning ${name} failed: ${describeError(error)}`, {
