@@ -4,8 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   plugins: [testbed({ onUnmet: 'skip' })],
   test: {
+    // Files run in parallel, as Vitest's default: testbed queues VM boots to what the host can carry.
     include: ['*.test.ts'],
-    // VMs boot under TCG on small hosts: one file at a time keeps boots from starving each other.
-    fileParallelism: false,
   },
 });
