@@ -109,7 +109,8 @@ export async function waitForSsh(
     );
   } catch (error) {
     if (error instanceof TimeoutError && !options.signal?.aborted) {
-      throw new TimeoutError(operation, timeoutMs, {
+      const last = lastError instanceof Error ? lastError.message.split('\n')[0] : undefined;
+      throw new TimeoutError(`${operation}${last ? ` (last attempt: ${last})` : ''}`, timeoutMs, {
         cause: lastError ?? error,
         fix: 'Check the machine console: did it boot, get the key and start its SSH server?',
       });

@@ -8,6 +8,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -329,13 +330,32 @@ describe.skipIf(!available && !process.env.CI)(
           const tiny = await resolveVmImage('tiny-vm');
           const copy = join(hidden, 'mine.qcow2');
           copyFileSync(tiny.base, copy);
-          const error = await provisioner.provision({ image: copy }).catch((e: unknown) => e);
+          // Direct kernel boot, so that it gets as far as libvirt opening the disk.
+          const boot = { kernel: tiny.kernel, initrd: tiny.initrd, cmdline: tiny.cmdline };
+          const error = await provisioner
+            .provision({ image: copy, ...boot })
+            .catch((e: unknown) => e);
           expect(isTestbedError(error, 'TESTBED_PROVISION_FAILED'), String(error)).toBe(true);
           expect((error as Error).message).toContain(`cannot read ${copy}`);
           expect((error as Error).message).toContain('chmod o+x');
           expect(leftovers()).toEqual([]);
         } finally {
           rmSync(hidden, { recursive: true, force: true });
+        }
+      });
+
+      it('a disk with no boot sector (a raw file, or a root filesystem image): refused before booting', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'testbed-raw-'));
+        try {
+          const raw = join(dir, 'garbage.img');
+          writeFileSync(raw, Buffer.alloc(4 * 1024 * 1024, 7));
+          const error = await provisioner.provision({ image: raw }).catch((e: unknown) => e);
+          expect(isTestbedError(error, 'TESTBED_IMAGE_NOT_FOUND'), String(error)).toBe(true);
+          expect((error as Error).message).toContain('(raw) has no boot sector');
+          expect((error as Error).message).toContain('kernel/initrd');
+          expect(leftovers()).toEqual([]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
         }
       });
 

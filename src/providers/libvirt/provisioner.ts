@@ -46,7 +46,7 @@ import {
   type MachineLifecycle,
 } from './libvirt-machine.js';
 import { buildNetworkXml } from './network-xml.js';
-import { createOverlay, virtualSizeOf } from './qemu-img.js';
+import { createOverlay, hasBootSector, virtualSizeOf } from './qemu-img.js';
 import { ensureRunDirectory } from './run-directory.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import type { Virsh } from './virsh.js';
@@ -193,6 +193,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       throw error;
     });
     if (parsed.diskGiB !== undefined) await this.#checkDiskSize(image.base, parsed.diskGiB);
+    if (!(parsed.kernel ?? image.kernel)) await this.#checkBootable(parsed.image, image);
     return this.#boot({
       spentMs: Date.now() - resolveStarted,
       nameHint: parsed.name,
@@ -331,6 +332,17 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     // The marker keeps the run's directory from sweeps until `testbed gc --kept`.
     if (keepArtifacts) await writeKeptMarker(machine.state.dir, machine.name);
     await this.#leases.release([machine.state.dir, ...machine.state.dependencies], keep);
+  }
+
+  /** A disk booted by its own loader must have a boot sector, or the guest only ever says "No bootable device". */
+  async #checkBootable(name: string, image: VmImage): Promise<void> {
+    await ensureRunDirectory(this.#runDir, this.options.run);
+    const format = image.format ?? 'qcow2';
+    if (await hasBootSector(image.base, format, this.#runDir, { run: this.options.runCommand }))
+      return;
+    throw new ImageNotFoundError(name, {
+      fix: `${image.base} (${format}) has no boot sector, so it cannot boot from its own disk. Use a bootable disk image (a cloud image's qcow2), or boot a kernel directly with kernel/initrd in the spec.`,
+    });
   }
 
   /** A disk smaller than its image would cut the filesystem off: refuse it. */
