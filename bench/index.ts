@@ -1,3 +1,4 @@
+import { benchDebian } from './debian.bench.js';
 import { benchDiscovery } from './discovery.bench.js';
 import { benchDocker } from './docker.bench.js';
 import { benchLibvirt } from './libvirt.bench.js';
@@ -7,6 +8,7 @@ const suites: Record<string, () => Promise<Measurement[]>> = {
   discovery: benchDiscovery,
   docker: benchDocker,
   libvirt: benchLibvirt,
+  debian: benchDebian,
 };
 
 // `npm run bench [-- suite...]`: figures for the README and issue notes; tests never time things.
