@@ -42,6 +42,7 @@ export {
   PortNotForwardedError,
   ProviderUnavailableError,
   ProvisionError,
+  SshAuthRefusedError,
   TestbedError,
   TimeoutError,
   UnsupportedOperationError,
