@@ -207,7 +207,7 @@ describe('the packed package', () => {
     const recipes = new Set(
       files.filter((f) => f.startsWith('fixtures/')).map((f) => f.split('/')[2]),
     );
-    expect(recipes).toEqual(new Set(['tiny-container', 'tiny-vm']));
+    expect(recipes).toEqual(new Set(['debian-12', 'tiny-container', 'tiny-vm']));
   }, 120_000);
 });
 
@@ -221,6 +221,8 @@ describe(`Node 20 (this machine) + Vitest ${OLDEST_VITEST}, the oldest the peer 
   }, 300_000);
 
   it('runs examples/vitest from the packed package: VM, container, and the unmet GPU skipped with its reason', async () => {
+    // The suite's web service lives beside it, as in the repository.
+    copyFromRepo('examples/web-service', project);
     const suite = copyFromRepo('examples/vitest', project);
     usePluginEntry(suite);
     const run = await runSuite(project, suite);
@@ -232,6 +234,8 @@ describe(`Node 20 (this machine) + Vitest ${OLDEST_VITEST}, the oldest the peer 
         ['listens for SSH on a loopback port', 'passed'],
         ['clones the running VM, and the clone boots too', 'passed'],
         ['runs a command in a throwaway container', 'passed'],
+        ['serves a web service deployed into a VM', 'passed'],
+        ['serves a web service deployed into a container', 'passed'],
         ['trains a model on a GPU', 'skipped'],
       ]),
     );
