@@ -34,6 +34,8 @@ interface Connection {
   ready: Promise<SshLink>;
   link: SshLink | undefined;
   channels: number;
+  /** Takes no new commands: closed once its last one ends. */
+  retired?: boolean;
 }
 
 /** Failures of opening a channel on a connection that went away meanwhile: retried once. */
@@ -175,7 +177,18 @@ export class SshSession {
           reject(error);
         }
       });
-      channel.once('close', release);
+      let hadInput = false;
+      channel.once('pipe', (source: NodeJS.ReadableStream) =>
+        source.once('data', () => {
+          hadInput = true;
+        }),
+      );
+      channel.once('close', () => {
+        // Dropbear drops the whole connection moments after a command that exits with input
+        // still unread (a tar that failed early): retire it, so the next command gets a fresh one.
+        if (hadInput && channelLimit(connection.link.serverIdent) === 1) connection.retired = true;
+        release();
+      });
       return channel;
     } catch (error) {
       release();
@@ -198,7 +211,7 @@ export class SshSession {
       if (this.#closed) throw new MachineGoneError(this.#name, operation);
       const free = this.#connections.find(
         (c): c is Connection & { link: SshLink } =>
-          c.link !== undefined && c.channels < channelLimit(c.link.serverIdent),
+          c.link !== undefined && !c.retired && c.channels < channelLimit(c.link.serverIdent),
       );
       if (free) {
         free.channels++;
@@ -212,10 +225,11 @@ export class SshSession {
 
   #release(connection: Connection): void {
     connection.channels--;
+    if (connection.retired) this.#drop(connection);
     if (connection.channels > 0) return;
     // Idle: it must not keep the process alive, and only the first connection is kept.
     connection.link?.socket.unref();
-    if (connection !== this.#connections[0]) {
+    if (connection.retired || connection !== this.#connections[0]) {
       connection.link?.client.end();
       this.#drop(connection);
     }
