@@ -229,6 +229,18 @@ describe.skipIf(!available && !process.env.CI)('DockerProvider on the real engin
     expect(await leftovers(run.runId)).toEqual([]);
   });
 
+  it('a port that never listens times out naming the port and how to fix it, leaving nothing', async () => {
+    const error = await provisioner
+      .provision({ name: 'silent', command: ['sleep', '1000'], ports: [8080], timeoutMs: 4_000 })
+      .catch((e: unknown) => e);
+    expect(isTestbedError(error, 'TESTBED_TIMEOUT'), String(error)).toBe(true);
+    expect((error as Error).message).toContain(
+      'waiting for port 8080 to listen inside the container',
+    );
+    expect((error as Error).message).toContain('0.0.0.0:8080');
+    expect(await leftovers(run.runId)).toEqual([]);
+  });
+
   it('removes what it created when provisioning is aborted', async () => {
     const controller = new AbortController();
     const pending = provisioner.provision({

@@ -164,9 +164,18 @@ export class DockerProvisioner implements VmProvisioner {
       }
       if (PASSED_THROUGH.some((code) => isTestbedError(error, code))) throw error;
       if (isTestbedError(error, 'TESTBED_TIMEOUT')) {
-        throw new TimeoutError(`provisioning ${name}`, timeoutMs, {
+        const ports = (spec.ports ?? []).map((p) => p.guest);
+        const byPorts = spec.readyLog === undefined && ports.length > 0;
+        const waited = byPorts
+          ? ` (waiting for port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} to listen inside the container and answer on 127.0.0.1)`
+          : spec.readyLog === undefined
+            ? ''
+            : ` (waiting for the log line ${spec.readyLog})`;
+        throw new TimeoutError(`provisioning ${name}${waited}`, timeoutMs, {
           cause: error,
-          fix: `Raise timeoutMs, or check that readyLog matches what the image prints.${lastLines}`,
+          fix: byPorts
+            ? `Check that the server listens on all interfaces inside the container (0.0.0.0:${ports[0]}, not 127.0.0.1 only), give a readyLog to wait for instead, or raise timeoutMs.${lastLines}`
+            : `Raise timeoutMs, or check that readyLog matches what the image prints.${lastLines}`,
         });
       }
       throw new ProvisionError(
