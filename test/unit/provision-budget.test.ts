@@ -12,8 +12,9 @@ describe('provisionBudget', () => {
     expect(elapsed).toBeGreaterThanOrEqual(850);
     expect(elapsed).toBeLessThan(1_000);
     expect(isTestbedError(signal?.reason, 'TESTBED_TIMEOUT')).toBe(true);
-    expect((signal?.reason as Error).message).toContain("Vitest's timeout is 1000 ms");
-    expect((signal?.reason as Error).message).toContain('did not finish within 900 ms');
+    const message = (signal?.reason as Error | undefined)?.message;
+    expect(message).toContain("Vitest's timeout is 1000 ms");
+    expect(message).toContain('did not finish within 900 ms');
   });
 
   it('keeps at most 10 s of margin and gives no budget without a timeout', () => {
