@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,19 @@ describe.skipIf(!available && !process.env.CI)(
           expect(await run(machine, 'command -v /usr/lib/openssh/sftp-server')).toContain(
             'sftp-server',
           );
+          // OpenSSH as the image's user: commands at once share the connection; files are debian's.
+          const at = await Promise.all(['a', 'b', 'c', 'd'].map((x) => run(machine, `echo ${x}`)));
+          expect(at).toEqual(['a\n', 'b\n', 'c\n', 'd\n']);
+          const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+          await machine.writeFile?.('/home/debian/app/bytes.bin', bytes, { mode: 0o600 });
+          expect((await machine.readFile?.('/home/debian/app/bytes.bin'))?.equals(bytes)).toBe(
+            true,
+          );
+          expect(await run(machine, 'stat -c %U:%a /home/debian/app/bytes.bin')).toBe(
+            'debian:600\n',
+          );
+          await machine.copyFrom?.('/home/debian/app', join(work, 'app'));
+          expect(readFileSync(join(work, 'app/bytes.bin')).equals(bytes)).toBe(true);
         } finally {
           await machine.destroy();
         }
