@@ -4,5 +4,11 @@ export type { MachineWith } from '../harness/machine-with.js';
 export type { RunMachineEntry, RunSnapshot } from '../harness/run-snapshot.js';
 // Everything a config needs, which testbed/vitest/plugin offers without Vitest's runtime.
 export * from './plugin.js';
-export type { MachineScope, TestbedFixtures, TestbedTestOptions } from './testbed-test.js';
+export type {
+  MachineScope,
+  RunMachineOf,
+  RunMachines,
+  TestbedFixtures,
+  TestbedTestOptions,
+} from './testbed-test.js';
 export { testbedTest } from './testbed-test.js';

@@ -34,12 +34,26 @@ export interface TestbedTestOptions<Needs extends readonly CapabilityInput[]> {
   registry?: ProviderRegistry;
 }
 
+/**
+ * The run-scoped machines of `testbed({ machines })` with their needs, for typing `runMachine()`;
+ * declare yours: `declare module 'testbed/vitest' { interface RunMachines { db: ['VmType(Container)', 'Exec'] } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by the user's declaration merging
+export interface RunMachines {}
+
+/** What `runMachine(name)` resolves to: typed by the declared needs, a plain `Machine` otherwise. */
+export type RunMachineOf<Name extends string> = Name extends keyof RunMachines
+  ? RunMachines[Name] extends readonly CapabilityInput[]
+    ? MachineWith<RunMachines[Name]>
+    : Machine
+  : Machine;
+
 /** Fixtures `testbedTest` adds to the test context. */
 export interface TestbedFixtures<Needs extends readonly CapabilityInput[]> {
   /** A machine offering every need, created for the scope and destroyed after it. */
   machine: MachineWith<Needs>;
   /** A run-scoped machine declared in `testbed({ machines })`, by name; skips when unmet. */
-  runMachine: (name: string) => Promise<Machine>;
+  runMachine: <Name extends string>(name: Name) => Promise<RunMachineOf<Name>>;
 }
 
 type Slot = { machine: Machine; failed: boolean };

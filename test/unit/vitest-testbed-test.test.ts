@@ -11,7 +11,18 @@ import {
   ProviderRegistry,
   type SshConnectionInfo,
 } from '../../src/index.js';
-import { testbedTest } from '../../src/vitest/testbed-test.js';
+import {
+  type RunMachineOf,
+  type TestbedFixtures,
+  testbedTest,
+} from '../../src/vitest/testbed-test.js';
+
+declare module '../../src/vitest/testbed-test.js' {
+  interface RunMachines {
+    'typed-probe': ['Exec', 'FileTransfer'];
+  }
+}
+
 import { FakeProvider } from '../fixtures/fake-provider.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'testbed-fixture-'));
@@ -81,6 +92,15 @@ describe('testbedTest', () => {
     type M = MachineWith<[{ kind: 'SshAccess' }, { kind: 'Exec' }]>;
     expectTypeOf<M['ssh']>().toEqualTypeOf<SshConnectionInfo>();
     expectTypeOf<M['exec']>().toBeFunction();
+  });
+
+  it('types runMachine() by the needs declared in RunMachines, and a plain Machine otherwise', () => {
+    expectTypeOf<RunMachineOf<'typed-probe'>['copyTo']>().toBeFunction();
+    expectTypeOf<RunMachineOf<'typed-probe'>['exec']>().toBeFunction();
+    expectTypeOf<RunMachineOf<'undeclared'>>().toEqualTypeOf<Machine>();
+    expectTypeOf<ReturnType<TestbedFixtures<['Exec']>['runMachine']>>().toMatchTypeOf<
+      Promise<Machine>
+    >();
   });
 
   it('keeps the capability typing through clone() and snapshot().restore()', () => {
