@@ -64,7 +64,7 @@ describe('BootSlots', () => {
       host: currentHost(),
     };
     await writeFile(
-      join(dir, '000000000000001-dead.ticket'),
+      join(dir, '000000000000000001-dead.ticket'),
       JSON.stringify({ owner, label: 'killed' }),
     );
     child.kill('SIGKILL');

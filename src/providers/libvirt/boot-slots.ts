@@ -81,8 +81,10 @@ export class BootSlots {
       startTime: processStartTime(process.pid),
       host: currentHost(),
     };
-    // Names sort by arrival: a fixed-width time, then a random tie-breaker.
-    const file = join(this.dir, `${String(Date.now()).padStart(15, '0')}-${shortId(8)}.ticket`);
+    // Names sort by arrival: a fixed-width wall-clock time in microseconds (comparable across
+    // processes, and never equal for two tickets of one process), then a random tie-breaker.
+    const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    const file = join(this.dir, `${String(micros).padStart(18, '0')}-${shortId(8)}.ticket`);
     // Written aside and renamed, so no process ever reads a half-written ticket.
     await writeFile(`${file}.tmp`, JSON.stringify({ owner, label }));
     await rename(`${file}.tmp`, file);
