@@ -25,11 +25,14 @@ function bounds(options: TransferOptions) {
  */
 function extractScript(target: string, stage: string): string {
   const staged = `${stage}${target}`;
+  // On failure the rest of the input is read and dropped before exiting: dropbear drops the whole
+  // connection when a command exits with input unread, and the exit status would be lost with it.
   return [
-    `mkdir -p -- ${q(posix.dirname(target))} && mkdir -- ${q(stage)} || exit`,
+    `mkdir -p -- ${q(posix.dirname(target))} && mkdir -- ${q(stage)} || { status=$?; cat >/dev/null; exit $status; }`,
     `tar -x -p -o -f - -C ${q(stage)} && rm -rf -- ${q(target)} && mv -- ${q(staged)} ${q(target)}`,
     'status=$?',
     `rm -rf -- ${q(stage)}`,
+    'cat >/dev/null',
     'exit $status',
   ].join('\n');
 }
