@@ -165,6 +165,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   readonly #leases = new DirectoryLeases();
   readonly #runDir: string;
   readonly #slots: BootSlots;
+  readonly #bootable = new Set<string>();
 
   constructor(private readonly options: LibvirtProvisionerOptions) {
     this.#runDir = join(options.config.stateDir, options.run.runId);
@@ -336,10 +337,14 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
 
   /** A disk booted by its own loader must have a boot sector, or the guest only ever says "No bootable device". */
   async #checkBootable(name: string, image: VmImage): Promise<void> {
+    // Base images are never written: one check per base is enough for the run.
+    if (this.#bootable.has(image.base)) return;
     await ensureRunDirectory(this.#runDir, this.options.run);
     const format = image.format ?? 'qcow2';
-    if (await hasBootSector(image.base, format, this.#runDir, { run: this.options.runCommand }))
+    if (await hasBootSector(image.base, format, this.#runDir, { run: this.options.runCommand })) {
+      this.#bootable.add(image.base);
       return;
+    }
     throw new ImageNotFoundError(name, {
       fix: `${image.base} (${format}) has no boot sector, so it cannot boot from its own disk. Use a bootable disk image (a cloud image's qcow2), or boot a kernel directly with kernel/initrd in the spec.`,
     });
