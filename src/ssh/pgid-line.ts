@@ -2,10 +2,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 /**
  * Run by the remote shell before each command: reports the process group the command runs in,
- * so a command given up on can be killed whole (closing its channel leaves it running).
+ * so a command given up on can be killed whole (closing its channel leaves it running), and that
+ * the command started at all. Without `/proc` the line says 0: started, group unknown.
  */
 export const PGID_PROLOGUE =
-  'read -r _ _ _ _ testbed_pgid _ 2>/dev/null </proc/$$/stat && printf \'testbed-pgid %s\\n\' "$testbed_pgid" >&2; unset testbed_pgid';
+  'testbed_pgid=0; { read -r _ _ _ _ testbed_pgid _ </proc/$$/stat; } 2>/dev/null; printf \'testbed-pgid %s\\n\' "$testbed_pgid" >&2; unset testbed_pgid';
 
 const PREFIX = Buffer.from('testbed-pgid ');
 const LINE = /^testbed-pgid (\d+)\n/;
@@ -32,7 +33,7 @@ export function stripPgidLine(onPgid: (pgid: number | undefined) => void): Trans
         settle(this, seen, undefined);
       } else {
         const match = LINE.exec(seen.subarray(0, MAX_LINE).toString('latin1'));
-        if (match) settle(this, seen.subarray(match[0].length), Number(match[1]));
+        if (match) settle(this, seen.subarray(match[0].length), Number(match[1]) || undefined);
         else if (seen.length >= MAX_LINE) settle(this, seen, undefined);
         else head = seen;
       }

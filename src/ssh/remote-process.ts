@@ -12,8 +12,17 @@ export interface RemoteProcessHooks {
   /** Kills a remote process group (on another channel); best effort, bounded. */
   killGroup(pgid: number): Promise<void>;
   /** The error for a channel that closed without an exit status: its connection died. */
-  lost(): Error;
+  lost(started: boolean): Error;
+  /** Opens the command's channel anew, for a command that provably never started. */
+  reopen?(): Promise<ClientChannel>;
 }
+
+/**
+ * Times a command whose channel closed before it started is opened anew. Dropbear (before
+ * 2025.87, mkj/dropbear#326 and #173) closes a channel opened while the previous command's exit
+ * signal is still pending, before running its command, or drops the connection over it.
+ */
+const REOPENS = 2;
 
 /** What a shell reports for a command killed by SIGKILL. */
 const KILLED = 128 + 9;
@@ -30,6 +39,8 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
  * A command running on an SSH channel, as a `MachineProcess`. Its streams exist at once and are
  * connected when the channel opens; `kill()` kills the command's process group (which the
  * prologue reported on stderr), since closing the channel alone leaves the processes running.
+ * The prologue's line also tells that the command started: until then its input is held back, so
+ * a channel the server closed before running the command can be opened anew with nothing lost.
  */
 export class RemoteProcess implements MachineProcess {
   readonly stdin = new PassThrough();
@@ -52,6 +63,7 @@ export class RemoteProcess implements MachineProcess {
     };
   });
   #killing: Promise<void> | undefined;
+  #reopens = 0;
 
   constructor(
     opened: Promise<ClientChannel>,
@@ -101,15 +113,38 @@ export class RemoteProcess implements MachineProcess {
     this.#channel = channel;
     // A failing channel also closes without an exit status, which is reported through `lost()`.
     channel.on('error', () => {});
+    // Input already complete and empty (most commands) needs no holding back: only EOF to send.
+    const held = !(this.stdin.writableEnded && this.stdin.readableLength === 0);
+    if (!held) channel.end();
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      if (held && !this.#killing) this.stdin.pipe(channel);
+    };
+    channel.once('data', start);
+    channel.stderr.once('data', start);
     const stderr = channel.stderr.pipe(stripPgidLine(this.#reportPgid));
+    const stderrEnded = new Promise<void>((resolve) => stderr.once('end', resolve));
     channel.once('close', (code: number | null | undefined, signalName?: string) => {
-      this.#reportPgid(undefined);
-      this.#markClosed();
       this.stdin.unpipe(channel);
-      this.stdin.resume();
       // Closed without an exit status: the connection died, unless we closed it in a kill.
       const exitCode = exitCodeOf(code, signalName) ?? (this.#killing ? KILLED : undefined);
-      this.#settle(exitCode === undefined ? { error: this.hooks.lost() } : { code: exitCode });
+      if (exitCode === undefined && !started && this.#retry()) {
+        channel.unpipe(this.stdout);
+        stderr.unpipe(this.stderr);
+        return;
+      }
+      this.#reportPgid(undefined);
+      this.#markClosed();
+      this.stdin.resume();
+      void stderrEnded.then(() => {
+        this.stdout.end();
+        this.stderr.end();
+      });
+      this.#settle(
+        exitCode === undefined ? { error: this.hooks.lost(started) } : { code: exitCode },
+      );
     });
     if (this.#killing) {
       stderr.resume();
@@ -117,9 +152,23 @@ export class RemoteProcess implements MachineProcess {
       void this.#killChannel(channel);
       return;
     }
-    stderr.pipe(this.stderr);
-    channel.pipe(this.stdout);
-    this.stdin.pipe(channel);
+    // Not ended with the channel: a channel closed before its command started is replaced.
+    stderr.pipe(this.stderr, { end: false });
+    channel.pipe(this.stdout, { end: false });
+  }
+
+  /** Opens the channel anew when the hooks can and the reopens are not used up. */
+  #retry(): boolean {
+    const { reopen } = this.hooks;
+    if (!reopen || this.#failure || this.#reopens >= REOPENS) return false;
+    this.#reopens++;
+    // A kill meanwhile is then one of a command not started yet: done as the channel opens.
+    this.#channel = undefined;
+    reopen().then(
+      (channel) => this.#attach(channel),
+      (error: unknown) => this.#fail(error),
+    );
+    return true;
   }
 
   #fail(error: unknown): void {

@@ -4,6 +4,7 @@ import type { CommandOptions, ExecOptions, ExecResult } from '../core/provider.j
 import { boundProcess } from './bound-process.js';
 import { collectOutput, feedInput } from './collect-output.js';
 import { connectSsh, type SshLink } from './connect-ssh.js';
+import { exitCodeOf } from './exit-code.js';
 import { PGID_PROLOGUE } from './pgid-line.js';
 import { buildRemoteCommand } from './remote-command.js';
 import { KILL_TIMEOUT_MS, RemoteProcess } from './remote-process.js';
@@ -114,10 +115,11 @@ export class SshSession {
    */
   start(script: string, operation: string, options: { privileged?: boolean } = {}): RemoteProcess {
     if (this.#closed) throw new MachineGoneError(this.#name, operation);
-    const channel = this.#openChannel(`${PGID_PROLOGUE}\n${script}`, operation);
-    return new RemoteProcess(channel, {
+    const command = `${PGID_PROLOGUE}\n${script}`;
+    return new RemoteProcess(this.#openChannel(command, operation), {
       killGroup: (pgid) => this.#killGroup(pgid, options.privileged ?? false),
-      lost: () => this.#lost(operation),
+      lost: (started) => this.#lost(operation, started),
+      reopen: () => this.#openChannel(command, operation),
     });
   }
 
@@ -133,30 +135,38 @@ export class SshSession {
     return options.user !== undefined && options.user !== login && login !== 'root';
   }
 
-  #lost(operation: string): Error {
+  #lost(operation: string, started: boolean): Error {
     if (this.#closed) return new MachineGoneError(this.#name, operation);
-    return new CommandFailedError(describeTarget(this.target), undefined, 'connection closed', {
-      fix: `The machine went away or its SSH server dropped the connection during ${operation}.`,
-    });
+    const when = started ? 'while the command ran' : 'before the command started';
+    return new CommandFailedError(
+      describeTarget(this.target),
+      undefined,
+      `connection closed ${when}`,
+      {
+        fix: `The machine went away or its SSH server dropped the connection during ${operation}.`,
+      },
+    );
   }
 
-  async #killGroup(pgid: number, privileged: boolean): Promise<void> {
+  async #killGroup(pgid: number, privileged: boolean, retry = true): Promise<void> {
     // The group may hold processes of another user, which only root may kill.
     const kill = `kill -9 -- -${pgid}${privileged ? `; sudo -n kill -9 -- -${pgid}` : ''}`;
     const channel = await this.#openChannel(`${kill} 2>/dev/null`, 'kill');
-    await new Promise<void>((resolve) => {
+    const ran = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         channel.close();
-        resolve();
+        resolve(true);
       }, KILL_TIMEOUT_MS);
-      channel.once('close', () => {
+      channel.once('close', (code: number | null | undefined, signalName?: string) => {
         clearTimeout(timer);
-        resolve();
+        resolve(exitCodeOf(code, signalName) !== undefined);
       });
       channel.resume();
       channel.stderr.resume();
       channel.end();
     });
+    // A channel closed without an exit status may never have run the kill (see `RemoteProcess`).
+    if (!ran && retry && !this.#closed) await this.#killGroup(pgid, privileged, false);
   }
 
   async #openChannel(command: string, operation: string, retry = true): Promise<ClientChannel> {

@@ -13,12 +13,16 @@ import { waitForSsh } from '../../src/ssh/wait-for-ssh.js';
 // string on stdout, stdin on stderr, and an exit code taken from a `exit:N` command. It answers
 // testbed's prologue line as a shell would, with a process group id, and records kill commands.
 // `sleep` runs until a kill; `drop` ends the client's connection; `connections` counts logins.
+// `vanish:N` closes its first N channels before the command starts (no prologue line, no exit
+// status), as dropbear does to a channel opened while the last command's exit is pending;
+// `half` starts (prologue line), then closes without an exit status.
 const clientKey = generateSshKeyPair('client');
 const allowed = ssh2.utils.parseKey(clientKey.publicKey);
 const PGID = 4242;
 const kills: string[] = [];
 let connections = 0;
 const sleepers: ssh2.ServerChannel[] = [];
+const vanished = new Map<string, number>();
 let server: ssh2.Server;
 let target: SshTarget;
 
@@ -38,7 +42,14 @@ beforeAll(async () => {
       accept().on('exec', (acceptExec, _reject, info) => {
         const stream = acceptExec();
         const [prologue = '', command = ''] = info.command.split(/\n(.*)/s);
+        const vanish = /^vanish:(\d+)$/.exec(command);
+        const times = vanished.get(command) ?? 0;
+        if (vanish && times < Number(vanish[1])) {
+          vanished.set(command, times + 1);
+          return stream.close();
+        }
         if (prologue.includes('testbed_pgid')) stream.stderr.write(`testbed-pgid ${PGID}\n`);
+        if (command === 'half') return stream.close();
         // Kills come on a channel of their own, without the prologue.
         if (info.command.startsWith('kill ')) {
           kills.push(info.command);
@@ -169,6 +180,35 @@ describe('SshSession', () => {
       });
       expect((await session.exec('exit:5')).exitCode).toBe(5);
       expect(session.connectionsOpened).toBe(2);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('opens a channel the server closed before the command started anew, its input intact', async () => {
+    const session = new SshSession(target);
+    try {
+      const result = await session.exec('vanish:2', { input: 'kept' });
+      expect(result).toEqual({ stdout: 'vanish:2', stderr: 'kept', exitCode: 0 });
+      expect(vanished.get('vanish:2')).toBe(2);
+      await expect(session.exec('vanish:9')).rejects.toMatchObject({
+        code: 'TESTBED_COMMAND_FAILED',
+        message: expect.stringContaining('connection closed before the command started'),
+      });
+      expect(vanished.get('vanish:9')).toBe(3);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('never runs a command again that started: a channel lost after that is an error', async () => {
+    const session = new SshSession(target);
+    try {
+      await expect(session.exec('half')).rejects.toMatchObject({
+        code: 'TESTBED_COMMAND_FAILED',
+        message: expect.stringContaining('connection closed while the command ran'),
+      });
+      expect((await session.exec('exit:4')).exitCode).toBe(4);
     } finally {
       session.close();
     }

@@ -28,6 +28,10 @@ describe('stripPgidLine', () => {
     expect(await filter([])).toEqual({ rest: '', pgid: undefined });
   });
 
+  it('reads a group of 0 as unknown: the shell started but has no /proc', async () => {
+    expect(await filter(['testbed-pgid 0\nrest'])).toEqual({ rest: 'rest', pgid: undefined });
+  });
+
   it('takes only the first line', async () => {
     const twice = 'testbed-pgid 5\ntestbed-pgid 6\n';
     expect(await filter([twice])).toEqual({ rest: 'testbed-pgid 6\n', pgid: 5 });
