@@ -69,6 +69,8 @@ export type {
   ProviderHealth,
   ProvisionerOptions,
   RemovalReport,
+  RestoreOptions,
+  SnapshotOptions,
   SshConnectionInfo,
   TransferOptions,
   VmBackendProvider,

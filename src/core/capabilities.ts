@@ -19,6 +19,7 @@ export const SIMPLE_CAPABILITIES = [
   'SshAccess',
   'Exec',
   'Snapshot',
+  'WarmSnapshot',
   'FileTransfer',
   'PortForward',
 ] as const;

@@ -208,12 +208,33 @@ export interface CloneOptions {
   timeoutMs?: number;
 }
 
+/** Options for `Machine.snapshot`. */
+export interface SnapshotOptions {
+  /**
+   * Save the running guest's memory and devices too (`WarmSnapshot`): a restore then continues
+   * from this instant instead of booting. Default false: the disk alone, and restores boot.
+   */
+  memory?: boolean;
+  /** Aborts taking the snapshot; the source keeps running and nothing is left. */
+  signal?: AbortSignal;
+}
+
+/** Options for `MachineSnapshot.restore`. */
+export interface RestoreOptions extends CloneOptions {
+  /** Hostname the restored guest takes (a warm restore otherwise keeps its template's). */
+  hostname?: string;
+  /** Isolated networks the new machine joins, each on a NIC of its own (attached after a warm restore). */
+  networks?: MachineNetwork[];
+}
+
 /** A saved machine state that new machines can start from. */
 export interface MachineSnapshot {
   /** Backend-level identifier of the snapshot. */
   readonly id: string;
+  /** True when restores continue from saved memory (`WarmSnapshot`) rather than booting. */
+  readonly warm?: boolean;
   /** Starts a new machine from the saved state. */
-  restore(options?: CloneOptions): Promise<Machine>;
+  restore(options?: RestoreOptions): Promise<Machine>;
   /** Removes the saved state; idempotent. */
   destroy(): Promise<void>;
 }
@@ -272,8 +293,8 @@ export interface Machine extends AsyncDisposable {
   readonly ssh?: SshConnectionInfo;
   /** A new machine starting from this one's current disk state (`CloneVm`). */
   clone?(options?: CloneOptions): Promise<Machine>;
-  /** Saves the machine's state (`Snapshot`). */
-  snapshot?(): Promise<MachineSnapshot>;
+  /** Saves the machine's state (`Snapshot`; with `{ memory: true }`, `WarmSnapshot`). */
+  snapshot?(options?: SnapshotOptions): Promise<MachineSnapshot>;
   /** Host-side paths worth keeping when a test fails (overlay, logs). */
   readonly artifacts?: Readonly<Record<string, string>>;
   /** Plain data from which `VmProvisioner.attach` rebuilds a handle in another process. */

@@ -12,6 +12,8 @@ import type {
   MachineConsole,
   MachineProcess,
   MachineSnapshot,
+  RestoreOptions,
+  SnapshotOptions,
   SshConnectionInfo,
   TransferOptions,
   WriteFileOptions,
@@ -88,7 +90,13 @@ type MachineWithNames<
   Guaranteed<
     N,
     'Snapshot',
-    { snapshot(): Promise<MachineSnapshot & { restore(): Promise<MachineWith<Needs>> }> }
+    {
+      snapshot(
+        options?: SnapshotOptions,
+      ): Promise<
+        MachineSnapshot & { restore(options?: RestoreOptions): Promise<MachineWith<Needs>> }
+      >;
+    }
   > &
   Guaranteed<N, 'FileTransfer', FileTransferMembers> &
   Guaranteed<N, 'PortForward', PortForwardMembers>;

@@ -20,6 +20,7 @@ const every: VmCapability[] = [
   { kind: 'SshAccess' },
   { kind: 'Exec' },
   { kind: 'Snapshot' },
+  { kind: 'WarmSnapshot' },
   { kind: 'VmType', type: 'FullVirt' },
   { kind: 'VmType', type: 'Container' },
   { kind: 'Custom', name: 'gpu' },
