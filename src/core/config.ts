@@ -19,6 +19,8 @@ export interface TestbedConfig {
   timeoutMs: number;
   /** VMs allowed to boot at once on this host; undefined means derived from cores, memory and accelerator. */
   maxBoots: number | undefined;
+  /** Test-scoped VMs start from warm templates (memory snapshots) where the provider offers them. */
+  warm: boolean;
 }
 
 /** Environment variable names read by `loadConfig`, each with its older alias if any. */
@@ -30,6 +32,7 @@ export const CONFIG_VARIABLES = {
   providers: ['TESTBED_PROVIDERS'],
   timeoutMs: ['TESTBED_TIMEOUT_MS'],
   maxBoots: ['TESTBED_MAX_BOOTS'],
+  warm: ['TESTBED_WARM'],
 } as const satisfies Record<keyof TestbedConfig, readonly string[]>;
 
 /** Where testbed keeps caches: root uses /var, because libvirt's qemu user cannot enter /root. */
@@ -86,6 +89,14 @@ const fields = {
     ),
   timeoutMs: integer(1, 3_600_000, 'milliseconds'),
   maxBoots: integer(1, 256, 'a number of VMs'),
+  warm: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(
+      z.enum(['0', '1', 'false', 'true'], 'must be 1/true (warm starts) or 0/false (boot cold)'),
+    )
+    .transform((s) => s === '1' || s === 'true'),
 };
 
 /**
@@ -105,6 +116,7 @@ export function loadConfig(
     providers: undefined,
     timeoutMs: '5000',
     maxBoots: undefined,
+    warm: '1',
   };
   const problems: ValidationProblem[] = [];
   const config: Record<string, unknown> = {};

@@ -1,32 +1,60 @@
 import { parseNeeds, type VmCapability } from '../core/capabilities.js';
-import { ConfigError, ProvisionError } from '../core/errors.js';
-import type { Machine, MachineSpec } from '../core/provider.js';
+import { loadConfig } from '../core/config.js';
+import { ConfigError, ProvisionError, UnsupportedOperationError } from '../core/errors.js';
+import type { Machine, MachineSnapshot, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { createRunContext, isOwnerAlive } from '../core/run-context.js';
-import { destroyQuietly } from './destroy-quietly.js';
+import { applyFileSpecs } from '../files/apply-file-specs.js';
+import { DestroyQueue } from './destroy-queue.js';
+import { destroyQuietly, type Report } from './destroy-quietly.js';
+import type { MachineStart } from './machine-start.js';
 import { provisionSpec } from './provision-spec.js';
 import { ProvisionerPool } from './provisioner-pool.js';
 import { createRegistry, hasRegistryFactory } from './registry-factory.js';
 import type { RunMachineEntry, RunSnapshot } from './run-snapshot.js';
 import { type Selected, selectProvider } from './select-provider.js';
+import { ownTemplates, sharedTemplates, type TemplateLease } from './template-lease.js';
+import { templateSpec } from './template-spec.js';
 import { toCandidates } from './to-candidates.js';
+import { untilAborted } from './until-aborted.js';
 
 /** A run-scoped machine as a test sees it: a handle, or why there is none. */
 export type RunMachineLookup =
   | { available: true; machine: Machine }
   | { available: false; reason: string };
 
+/** Options of `MachineSource.provisionForTest`. */
+export interface TestMachineOptions {
+  /** Aborts getting the machine (the test's signal and budget); a shared template is not cancelled. */
+  signal?: AbortSignal | undefined;
+  /** Start from a warm template if the provider offers `WarmSnapshot`. Default: the run's `warm`. */
+  warm?: boolean | undefined;
+}
+
+/** A test's machine and how it started. */
+export interface TestMachine {
+  /** The machine, ready: files in place and `waitFor` met. */
+  machine: Machine;
+  /** How it started, for the test's report. */
+  start: Pick<MachineStart, 'start' | 'template' | 'templateCreated'>;
+}
+
 /**
  * Where a test process gets machines: selection from the run's discovery results, provisioning
- * stamped with the run, and handles to the run-scoped machines (attached once, released at the end).
+ * stamped with the run (test machines from warm templates where the provider can), background
+ * destruction of test machines, and handles to the run-scoped machines (attached once, released
+ * at the end).
  */
 export class MachineSource {
   readonly #pool: ProvisionerPool;
   readonly #attached = new Map<string, Promise<Machine>>();
+  readonly #destroying = new DestroyQueue();
 
+  /** `templates`: where warm templates are kept; default, this source's own. */
   constructor(
     readonly registry: ProviderRegistry,
     readonly snapshot: RunSnapshot,
+    readonly templates: TemplateLease = ownTemplates(),
   ) {
     this.#pool = new ProvisionerPool(registry, snapshot.run);
   }
@@ -55,18 +83,20 @@ export class MachineSource {
     }
     const preference = snapshot?.preference;
     const reg = registry ?? (await createRegistry({ preference }));
-    if (snapshot) return new MachineSource(reg, snapshot);
+    if (snapshot) return new MachineSource(reg, snapshot, sharedTemplates());
     const statuses = await reg.discover({ health: true });
-    return new MachineSource(reg, {
+    const run: RunSnapshot = {
       run: createRunContext(),
       candidates: toCandidates(statuses),
       preference,
       onUnmet: 'skip',
       keepOnFailure: false,
+      warm: loadConfig().warm,
       timeoutMs: undefined,
       registry: undefined,
       machines: {},
-    });
+    };
+    return new MachineSource(reg, run, sharedTemplates());
   }
 
   /** Parses needs (throws `InvalidCapabilityError` listing valid names) and picks a provider. */
@@ -95,6 +125,91 @@ export class MachineSource {
       throw error;
     }
     return machine;
+  }
+
+  /**
+   * A test's own machine: restored from the warm template of its spec when warm starts are on and
+   * the provider offers `WarmSnapshot` (the first test needing a template makes it; the others
+   * wait for that one), else provisioned cold. Either way `files` and `waitFor` hold on return.
+   */
+  async provisionForTest(
+    providerId: string,
+    spec: MachineSpec = {},
+    options: TestMachineOptions = {},
+  ): Promise<TestMachine> {
+    const warm = (options.warm ?? this.snapshot.warm) && this.#offersWarmSnapshot(providerId);
+    if (!warm) {
+      return {
+        machine: await this.provision(providerId, spec, options.signal),
+        start: { start: 'cold' },
+      };
+    }
+    this.#assertOwnerAlive();
+    const { signal } = options;
+    const template = templateSpec(spec, [this.registry.get(providerId), this.snapshot.run.runId]);
+    const label = `${providerId} ${typeof spec.image === 'string' ? spec.image : 'default image'}`;
+    const { snapshot, created } = this.templates.templates.get(template.key, label, () =>
+      this.#makeTemplate(providerId, template.spec),
+    );
+    const saved = await untilAborted(snapshot, signal, `Waiting for the warm template ${label}`);
+    const started = Date.now();
+    const bound = spec.timeoutMs ?? this.snapshot.timeoutMs;
+    const machine = await saved.restore({
+      ...(spec.name !== undefined ? { name: spec.name } : {}),
+      ...(signal ? { signal } : {}),
+      ...(bound !== undefined ? { timeoutMs: bound } : {}),
+      ...(spec.networks ? { networks: spec.networks } : {}),
+      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+    });
+    try {
+      this.#assertOwnerAlive();
+      await applyFileSpecs(machine, spec.files ?? [], signal ?? new AbortController().signal);
+      const waitFor = spec.waitFor;
+      if (waitFor && (!Array.isArray(waitFor) || waitFor.length > 0)) {
+        const left = bound === undefined ? undefined : Math.max(1, bound - (Date.now() - started));
+        await machine.waitUntil(waitFor, {
+          ...(signal ? { signal } : {}),
+          ...(left !== undefined ? { timeoutMs: left } : {}),
+        });
+      }
+    } catch (error) {
+      await machine.destroy().catch(() => {});
+      throw error;
+    }
+    const start = {
+      start: saved.warm ? 'warm' : 'cold',
+      template: label,
+      templateCreated: created,
+    } as const;
+    return { machine, start };
+  }
+
+  /** Destroys a test's machine in the background; `release()` waits for it and reports a failure. */
+  destroyLater(machine: Machine): void {
+    this.#destroying.add(machine);
+  }
+
+  #offersWarmSnapshot(providerId: string): boolean {
+    const candidate = this.snapshot.candidates.find((c) => c.id === providerId);
+    return candidate?.capabilities.some((c) => c.kind === 'WarmSnapshot') ?? false;
+  }
+
+  /**
+   * Boots a template machine, saves its running state and removes it: the snapshot is what tests
+   * restore. Not bound to any test's signal, since every test of the key waits for it.
+   */
+  async #makeTemplate(providerId: string, spec: MachineSpec): Promise<MachineSnapshot> {
+    const machine = await this.provision(providerId, { ...spec, name: 'template' });
+    try {
+      if (!machine.snapshot) {
+        throw new UnsupportedOperationError('a warm template (snapshot with memory)', providerId, {
+          fix: "The provider says it offers WarmSnapshot but its machine has no snapshot(): set warm: false (or TESTBED_WARM=0) and report it to the provider's author.",
+        });
+      }
+      return await machine.snapshot({ memory: true });
+    } finally {
+      await destroyQuietly(machine);
+    }
   }
 
   #assertOwnerAlive(): void {
@@ -137,13 +252,20 @@ export class MachineSource {
     return { available: true, machine: await handle };
   }
 
-  /** Releases the handles to run-scoped machines (their owner destroys the machines themselves). */
-  async release(): Promise<void> {
+  /**
+   * At the end of the process's tests: waits for the machines being destroyed in the background
+   * (reporting failures), releases the handles to run-scoped machines (their owner destroys the
+   * machines themselves), then gives back the warm templates (destroyed after the last restore).
+   */
+  async release(report: Report = (m) => console.error(m)): Promise<void> {
+    const failures = await this.#destroying.drain();
+    for (const failure of failures) report(failure);
     const handles = [...this.#attached.values()].reverse();
     this.#attached.clear();
     for (const handle of handles) {
       const machine = await handle.catch(() => undefined);
       if (machine) await destroyQuietly(machine);
     }
+    await this.templates.release(report);
   }
 }

@@ -25,6 +25,8 @@ export interface RunSnapshot {
   onUnmet: OnUnmet;
   /** Keep a failed test's machine artifacts. */
   keepOnFailure: boolean;
+  /** Test-scoped machines start from warm templates where the provider offers `WarmSnapshot`. */
+  warm: boolean;
   /** Upper bound on provisioning one machine, in ms. */
   timeoutMs: number | undefined;
   /** Module exporting the registry factory, resolved to an absolute path or package name. */

@@ -27,7 +27,7 @@ export interface StartRunOptions {
   run?: RunContext;
   /** Where the discovery summary and cleanup problems go. Default: console. */
   log?: Report;
-  /** Environment for TESTBED_PROVIDERS. */
+  /** Environment for TESTBED_PROVIDERS and TESTBED_WARM. */
   env?: NodeJS.ProcessEnv;
   /** Aborts discovery and provisioning. */
   signal?: AbortSignal;
@@ -96,7 +96,8 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   const { options, registry, signal } = input;
   const log = input.log ?? ((line: string) => console.log(line));
   const run = input.run ?? createRunContext();
-  const preference = options.providers ?? loadConfig(input.env ?? process.env).providers;
+  const config = loadConfig(input.env ?? process.env);
+  const preference = options.providers ?? config.providers;
   checkPreference(
     preference,
     registry.providers().map((p) => p.id),
@@ -161,6 +162,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       preference,
       onUnmet: options.onUnmet,
       keepOnFailure: options.keepOnFailure,
+      warm: options.warm ?? config.warm,
       timeoutMs: options.timeoutMs,
       registry: input.registryModule,
       machines: entries,

@@ -49,6 +49,11 @@ export interface TestbedOptions {
    * `defineTestbedRegistry(...)` factory, to use your own providers. Default: the built-in ones.
    */
   registry?: string;
+  /**
+   * Test-scoped machines start from a warm template (a memory snapshot, restored in about a
+   * second) where the provider offers `WarmSnapshot`. Default: TESTBED_WARM, else true.
+   */
+  warm?: boolean;
 }
 
 /** `TestbedOptions` after validation, with defaults applied and needs in canonical form. */
@@ -65,6 +70,8 @@ export interface ResolvedTestbedOptions {
   providers: string[] | undefined;
   /** See `TestbedOptions.registry`. */
   registry: string | undefined;
+  /** See `TestbedOptions.warm`; undefined leaves it to TESTBED_WARM. */
+  warm: boolean | undefined;
 }
 
 const specSchema = z.looseObject({
@@ -84,7 +91,15 @@ const machineSchema = z.strictObject({
   spec: specSchema.optional(),
 });
 
-const OPTION_NAMES = ['machines', 'onUnmet', 'keepOnFailure', 'timeoutMs', 'providers', 'registry'];
+const OPTION_NAMES = [
+  'machines',
+  'onUnmet',
+  'keepOnFailure',
+  'timeoutMs',
+  'providers',
+  'registry',
+  'warm',
+];
 const MACHINE_OPTION_NAMES = ['needs', 'spec'];
 
 /** Zod schema of the plugin options; strict, so a misspelled option is an error naming it. */
@@ -108,6 +123,7 @@ export const testbedOptionsSchema = z.strictObject({
     .min(1)
     .optional(),
   registry: z.string().min(1).optional(),
+  warm: z.boolean().optional(),
 });
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -143,7 +159,7 @@ export function parseTestbedOptions(input: unknown = {}): ResolvedTestbedOptions
       fix: 'Correct the options passed to testbed(...).',
     });
   }
-  const { machines, onUnmet, keepOnFailure, timeoutMs, providers, registry } = result.data;
+  const { machines, onUnmet, keepOnFailure, timeoutMs, providers, registry, warm } = result.data;
   return {
     machines: Object.entries(machines).map(([name, m]) => ({
       name,
@@ -155,5 +171,6 @@ export function parseTestbedOptions(input: unknown = {}): ResolvedTestbedOptions
     timeoutMs,
     providers,
     registry,
+    warm,
   };
 }

@@ -1,4 +1,5 @@
 import type { FailureDiagnostics } from '../harness/failure-diagnostics.js';
+import type { MachineStart } from '../harness/machine-start.js';
 import type { RunSnapshot } from '../harness/run-snapshot.js';
 import type { ResolvedTestbedOptions } from '../harness/testbed-options.js';
 
@@ -17,5 +18,7 @@ declare module 'vitest' {
   interface TaskMeta {
     /** Machines a failed test used: provider, name, console tail, artifacts. */
     testbed?: FailureDiagnostics[];
+    /** How the test's own (test-scoped) machine started: warm restore or cold boot, and timings. */
+    testbedMachine?: MachineStart;
   }
 }

@@ -1,19 +1,18 @@
 import { inject, type TestAPI, test as vitestTest } from 'vitest';
 import { type CapabilityInput, parseNeeds } from '../core/capabilities.js';
-import { InvalidSpecError } from '../core/errors.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { describeError } from '../harness/describe-error.js';
 import { destroyQuietly } from '../harness/destroy-quietly.js';
 import { collectDiagnostics } from '../harness/failure-diagnostics.js';
 import { MachineSource } from '../harness/machine-source.js';
+import type { MachineStart } from '../harness/machine-start.js';
 import type { MachineWith } from '../harness/machine-with.js';
 import { provisionBudget } from '../harness/provision-budget.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
 import './provided-context.js';
 import { ScopeStore } from './scope-store.js';
-
-const SCOPES = ['test', 'file', 'worker'] as const;
+import { checkTestOptions, type SCOPES } from './test-options-schema.js';
 
 /** How long a machine lives: one test, one file, or one worker process. */
 export type MachineScope = (typeof SCOPES)[number];
@@ -30,6 +29,12 @@ export interface TestbedTestOptions<Needs extends readonly CapabilityInput[]> {
   onUnmet?: OnUnmet;
   /** Overrides the plugin's `keepOnFailure` for these tests. */
   keepOnFailure?: boolean;
+  /**
+   * Test-scoped machines start from a warm template (the spec's machine booted once per worker,
+   * its memory saved, restored for each test in about a second) where the provider offers
+   * `WarmSnapshot`; `false` boots each one cold. Default: the plugin's `warm`, TESTBED_WARM, true.
+   */
+  warm?: boolean;
   /** Providers to use instead of the run's registry (e.g. your own provider instances). */
   registry?: ProviderRegistry;
 }
@@ -60,7 +65,7 @@ type Slot = { machine: Machine; failed: boolean };
 type Task = {
   timeout?: number;
   result?: { state?: string } | undefined;
-  meta: { testbed?: unknown[]; testbedUnmet?: string };
+  meta: { testbed?: unknown[]; testbedUnmet?: string; testbedMachine?: MachineStart };
 };
 
 /** Skips the test for unmet needs, recording why in `task.meta` for testbed's reporter and JSON. */
@@ -98,20 +103,8 @@ export function testbedTest<const Needs extends readonly CapabilityInput[]>(
   options: TestbedTestOptions<Needs>,
 ): TestAPI<TestbedFixtures<Needs>> {
   parseNeeds(options.needs);
+  checkTestOptions(options);
   const { needs, spec = {}, scope = 'test' } = options;
-  if (!SCOPES.includes(scope)) {
-    throw new InvalidSpecError(
-      [
-        {
-          path: 'scope',
-          message: `must be one of ${SCOPES.join(', ')} (got ${JSON.stringify(scope)})`,
-        },
-      ],
-      {
-        fix: "Use 'test' (default), 'file' or 'worker'; run-scoped machines go in testbed({ machines }).",
-      },
-    );
-  }
   // Keys of this call's values in the stores of its file and worker.
   const sourceKey = Symbol('testbed source');
   const slotKey = Symbol('testbed machine');
@@ -132,6 +125,34 @@ export function testbedTest<const Needs extends readonly CapabilityInput[]>(
   ): Promise<Slot> => ({ machine: await s.provision(providerId, spec, signal), failed: false });
   const releaseSlot = (s: MachineSource, slot: Slot) =>
     destroyQuietly(slot.machine, { keepArtifacts: slot.failed && keep(s), report }).then(() => {});
+  // A test-scoped machine: from a warm template where possible, its start recorded in task.meta.
+  const provisionTestSlot = async (
+    s: MachineSource,
+    providerId: string,
+    task: Task,
+    signal: AbortSignal,
+  ): Promise<Slot> => {
+    const asked = performance.now();
+    const { machine, start } = await s.provisionForTest(providerId, spec, {
+      signal,
+      warm: options.warm,
+    });
+    task.meta.testbedMachine = {
+      provider: machine.providerId,
+      machine: machine.name,
+      ...start,
+      readyMs: Math.round(performance.now() - asked),
+    };
+    return { machine, failed: false };
+  };
+  // The test does not wait for its machine to go (the run's watchdog covers a crash meanwhile),
+  // unless the machine is kept for inspection: then it must be stopped before the test reports.
+  const releaseTestSlot = async (s: MachineSource, slot: Slot, task: Task, left: number) => {
+    if (slot.failed && keep(s)) await releaseSlot(s, slot);
+    else s.destroyLater(slot.machine);
+    const record = task.meta.testbedMachine;
+    if (record) record.teardownWaitMs = Math.round(performance.now() - left);
+  };
 
   type Scoped = { testbedWorker: ScopeStore; testbedFile: ScopeStore };
   const fixtures = {
@@ -172,9 +193,10 @@ export function testbedTest<const Needs extends readonly CapabilityInput[]>(
       // A shared machine outlives this test, so this test's signal must not abort its creation.
       const slot =
         scope === 'test'
-          ? await provisionSlot(
+          ? await provisionTestSlot(
               s,
               testbedNeeds,
+              task,
               budget ? AbortSignal.any([signal, budget]) : signal,
             )
           : await store.get(
@@ -183,11 +205,12 @@ export function testbedTest<const Needs extends readonly CapabilityInput[]>(
               (shared) => releaseSlot(s, shared),
             );
       await use(slot.machine);
+      const left = performance.now();
       if (task.result?.state === 'fail') {
         slot.failed = true;
         await recordFailure(task, slot.machine, keep(s));
       }
-      if (scope === 'test') await releaseSlot(s, slot);
+      if (scope === 'test') await releaseTestSlot(s, slot, task, left);
     },
     runMachine: async (
       {

@@ -58,7 +58,10 @@ describe('the testbed Vitest plugin, run as a user runs it', () => {
     const [diagnostics] = (failed?.meta?.testbed ?? []) as Record<string, unknown>[];
     expect(diagnostics).toMatchObject({ provider: 'fake', vmType: 'FullVirt', kept: false });
     expect(diagnostics?.consoleTail).toMatch(/testbed-ready testbed-\w+-m-/);
-    expect(run.tests.find((t) => t.status === 'passed')?.meta).toEqual({});
+    // A passing test gets no diagnostics, only how its machine started (cold: no WarmSnapshot).
+    const passed = run.tests.find((t) => t.status === 'passed')?.meta;
+    expect(passed?.testbed).toBeUndefined();
+    expect(passed?.testbedMachine).toMatchObject({ provider: 'fake', start: 'cold' });
     expect(run.output).toContain('testbed: machines of failed tests');
     expect(run.output).toContain(
       ` FAIL fails.test.ts > fails on purpose after booting\n   machine ${String(diagnostics?.machine)} (fake, FullVirt)`,

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       providers: undefined,
       timeoutMs: 5000,
       maxBoots: undefined,
+      warm: true,
     });
   });
 
@@ -31,6 +32,7 @@ describe('loadConfig', () => {
         TESTBED_STATE_DIR: '/srv/runs',
         TESTBED_PROVIDERS: 'docker, libvirt',
         TESTBED_TIMEOUT_MS: '1500',
+        TESTBED_WARM: '0',
       },
       1000,
     );
@@ -41,7 +43,16 @@ describe('loadConfig', () => {
       stateDir: '/srv/runs',
       providers: ['docker', 'libvirt'],
       timeoutMs: 1500,
+      warm: false,
     });
+  });
+
+  it('reads TESTBED_WARM as a switch and names a bad value', () => {
+    expect(loadConfig({ TESTBED_WARM: 'true' }, 1000).warm).toBe(true);
+    expect(loadConfig({ TESTBED_WARM: 'False' }, 1000).warm).toBe(false);
+    expect(() => loadConfig({ TESTBED_WARM: 'no' }, 1000)).toThrow(
+      /TESTBED_WARM: must be 1\/true \(warm starts\) or 0\/false \(boot cold\) \(got "no"\)/,
+    );
   });
 
   it('accepts the BENCHSCALE_ aliases, and a TESTBED_ value wins', () => {

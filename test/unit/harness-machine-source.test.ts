@@ -38,6 +38,7 @@ function source(run: RunContext, provisioned: string[]) {
     preference: undefined,
     onUnmet: 'skip',
     keepOnFailure: false,
+    warm: false,
     timeoutMs: undefined,
     registry: undefined,
     machines: {},

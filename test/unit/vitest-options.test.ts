@@ -21,7 +21,9 @@ describe('parseTestbedOptions', () => {
       timeoutMs: undefined,
       providers: undefined,
       registry: undefined,
+      warm: undefined,
     });
+    expect(parseTestbedOptions({ warm: false }).warm).toBe(false);
   });
 
   it('keeps machines in declaration order with needs in canonical form', () => {
