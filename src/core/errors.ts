@@ -19,7 +19,9 @@ export type TestbedErrorCode =
   | 'TESTBED_WAIT_TIMEOUT'
   | 'TESTBED_MACHINE_GONE'
   | 'TESTBED_ABORTED'
-  | 'TESTBED_SSH_AUTH_REFUSED';
+  | 'TESTBED_SSH_AUTH_REFUSED'
+  | 'TESTBED_SNAPSHOT_GONE'
+  | 'TESTBED_NO_SPACE';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -333,6 +335,43 @@ export class SshAuthRefusedError extends TestbedError {
     options: TestbedErrorOptions = {},
   ) {
     super('TESTBED_SSH_AUTH_REFUSED', message, options);
+  }
+}
+
+/** A restore of a snapshot that was destroyed (or whose files were removed). */
+export class SnapshotGoneError extends TestbedError {
+  constructor(
+    /** The snapshot's id. */
+    readonly snapshot: string,
+    operation: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_SNAPSHOT_GONE', `Cannot ${operation}: snapshot ${snapshot} is gone.`, {
+      fix: 'Restore before destroying the snapshot, or take a new one from a running machine.',
+      ...options,
+    });
+  }
+}
+
+/** A directory has less free space than an operation needs; names both. */
+export class NoSpaceError extends TestbedError {
+  constructor(
+    /** The directory that is too full. */
+    readonly directory: string,
+    /** Bytes the operation needs there. */
+    readonly neededBytes: number,
+    /** Bytes free there. */
+    readonly freeBytes: number,
+    operation: string,
+  ) {
+    const mib = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)} MiB`;
+    super(
+      'TESTBED_NO_SPACE',
+      `Cannot ${operation}: it needs ${mib(neededBytes)} in ${directory}, which has ${mib(freeBytes)} free.`,
+      {
+        fix: `Free space there (\`npx testbed gc\` removes what dead runs left), or point TESTBED_STATE_DIR at a larger disk.`,
+      },
+    );
   }
 }
 

@@ -123,6 +123,15 @@ export class SshSession {
     });
   }
 
+  /**
+   * Ends every connection but stays usable: the next command connects anew. A guest about to be
+   * saved must hold no connection, or every machine restored from it keeps a dead one.
+   */
+  disconnect(): void {
+    for (const connection of this.#connections) connection.link?.client.end();
+    this.#connections = [];
+  }
+
   /** Closes every connection; commands still running reject with `MachineGoneError`. Idempotent. */
   close(): void {
     this.#closed = true;
@@ -262,7 +271,8 @@ export class SshSession {
       (link) => {
         link.client.once('close', () => this.#drop(connection));
         link.socket.unref();
-        if (this.#closed) link.client.end();
+        // Closed, or disconnected while it was still connecting: it is nobody's any more.
+        if (this.#closed || !this.#connections.includes(connection)) link.client.end();
         else connection.link = link;
       },
       () => this.#drop(connection),

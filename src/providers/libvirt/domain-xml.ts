@@ -43,6 +43,18 @@ export interface DomainDefinition {
   metadata: TestbedMetadata;
 }
 
+/** The user-mode `-netdev` value: SSH and the asked guest ports on 127.0.0.1. */
+export function userNetdev(
+  ports: Pick<DomainDefinition, 'sshHostPort' | 'sshGuestPort' | 'forwards' | 'outbound'>,
+): string {
+  const forwards = [
+    { host: ports.sshHostPort, guest: ports.sshGuestPort },
+    ...(ports.forwards ?? []),
+  ].map(({ host, guest }) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`);
+  // restrict=on: the guest reaches nothing but what is forwarded to it (no NAT, no DNS).
+  return `user,id=n0,${ports.outbound ? '' : 'restrict=on,'}${forwards.join(',')}`;
+}
+
 function pciAddress(slot: number): Record<string, string> {
   return {
     type: 'pci',
@@ -109,14 +121,9 @@ export function buildDomainXml(definition: DomainDefinition): string {
   devices.ele('memballoon', { model: 'none' });
 
   const commandline = root.ele(QEMU_NAMESPACE, 'qemu:commandline');
-  const forwards = [
-    { host: definition.sshHostPort, guest: definition.sshGuestPort },
-    ...(definition.forwards ?? []),
-  ].map(({ host, guest }) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`);
   for (const value of [
     '-netdev',
-    // restrict=on: the guest reaches nothing but what is forwarded to it (no NAT, no DNS).
-    `user,id=n0,${definition.outbound ? '' : 'restrict=on,'}${forwards.join(',')}`,
+    userNetdev(definition),
     '-device',
     `virtio-net-pci,netdev=n0,bus=pci.0,addr=0x${USER_NIC_SLOT.toString(16)}`,
   ]) {

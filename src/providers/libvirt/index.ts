@@ -53,6 +53,7 @@ const CAPABILITIES = [
   'SshAccess',
   'Exec',
   'Snapshot',
+  'WarmSnapshot',
   'FileTransfer',
   'PortForward',
   'VmType(FullVirt)',

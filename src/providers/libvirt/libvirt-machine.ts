@@ -1,4 +1,8 @@
-import { PortNotForwardedError, UnsupportedOperationError } from '../../core/errors.js';
+import {
+  MachineGoneError,
+  PortNotForwardedError,
+  UnsupportedOperationError,
+} from '../../core/errors.js';
 import type {
   CloneOptions,
   CommandOptions,
@@ -9,6 +13,7 @@ import type {
   MachineDescriptor,
   MachineProcess,
   MachineSnapshot,
+  SnapshotOptions,
   SshConnectionInfo,
   TransferOptions,
   WaitStrategy,
@@ -58,8 +63,8 @@ export interface LibvirtMachineState {
 export interface MachineLifecycle {
   /** Boots a new machine on an overlay of the source's current disk state. */
   clone(source: LibvirtMachine, options: CloneOptions): Promise<Machine>;
-  /** Freezes the source's current disk state as a snapshot new machines start from. */
-  snapshot(source: LibvirtMachine): Promise<MachineSnapshot>;
+  /** Freezes the source's current disk state (and with `memory`, its running state) as a snapshot. */
+  snapshot(source: LibvirtMachine, options: SnapshotOptions): Promise<MachineSnapshot>;
   /** Stops the domain and removes the machine's files (but what `keepArtifacts` keeps). */
   destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void>;
 }
@@ -166,13 +171,16 @@ export class LibvirtMachine implements Machine {
   }
 
   /** A new VM starting from this one's current disk state. */
-  clone(options: CloneOptions = {}): Promise<Machine> {
+  async clone(options: CloneOptions = {}): Promise<Machine> {
     return this.#owner('clone()').clone(this, options);
   }
 
-  /** Freezes the current disk state; `restore()` boots new machines from it. */
-  snapshot(): Promise<MachineSnapshot> {
-    return this.#owner('snapshot()').snapshot(this);
+  /**
+   * Freezes the current disk state; `restore()` boots new machines from it. With `memory: true`
+   * the running state too: restores continue from this instant, without booting.
+   */
+  async snapshot(options: SnapshotOptions = {}): Promise<MachineSnapshot> {
+    return this.#owner('snapshot()').snapshot(this, options);
   }
 
   /** Plain data from which `attach()` rebuilds a handle in another process. */
@@ -216,9 +224,10 @@ export class LibvirtMachine implements Machine {
   }
 
   #owner(operation: string): MachineLifecycle {
-    if (!this.lifecycle || this.#destroying) {
+    if (this.#destroying) throw new MachineGoneError(this.name, operation);
+    if (!this.lifecycle) {
       throw new UnsupportedOperationError(`${operation} on ${this.name}`, this.providerId, {
-        fix: 'Clone or snapshot from the process that provisioned the machine, before destroying it.',
+        fix: 'Clone or snapshot from the process that provisioned the machine.',
       });
     }
     return this.lifecycle;

@@ -19,6 +19,8 @@ import type {
   MachineNetwork,
   MachineSnapshot,
   MachineSpec,
+  RestoreOptions,
+  SnapshotOptions,
   VmProvisioner,
   WaitStrategy,
 } from '../../core/provider.js';
@@ -51,6 +53,7 @@ import { ensureRunDirectory } from './run-directory.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import type { Virsh } from './virsh.js';
 import { parseVmSpec } from './vm-spec.js';
+import { WarmSnapshots } from './warm-snapshots.js';
 
 /** A bootable base image: a qcow2 disk and, for direct kernel boot, kernel, initrd and command line. */
 export interface VmImage {
@@ -166,10 +169,21 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   readonly #runDir: string;
   readonly #slots: BootSlots;
   readonly #bootable = new Set<string>();
+  readonly #warm: WarmSnapshots;
 
   constructor(private readonly options: LibvirtProvisionerOptions) {
     this.#runDir = join(options.config.stateDir, options.run.runId);
     this.#slots = new BootSlots(join(options.config.stateDir, '.boot-queue'));
+    this.#warm = new WarmSnapshots({
+      config: options.config,
+      run: options.run,
+      virsh: options.virsh,
+      runCommand: options.runCommand,
+      runDir: this.#runDir,
+      leases: this.#leases,
+      lifecycle: this,
+      choosePort: options.choosePort ?? findFreePort,
+    });
   }
 
   /** Creates a VM from `spec` and resolves once SSH answers; on any failure nothing is left. */
@@ -284,15 +298,20 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   }
 
   /** Boots a new machine like `source` (size, boot files, key) on an overlay of `frozen`. */
-  #bootFrom(source: LibvirtMachine, frozen: string, options: CloneOptions): Promise<Machine> {
+  #bootFrom(source: LibvirtMachine, frozen: string, options: RestoreOptions): Promise<Machine> {
     const timeoutMs = checkCloneTimeout(options.timeoutMs);
+    const asked = parseVmSpec({
+      ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
+      ...(options.networks === undefined ? {} : { networks: options.networks }),
+    });
     return this.#boot({
       nameHint: options.name,
+      hostname: asked.hostname,
       backing: frozen,
       boot: source.state.boot,
       memoryMiB: source.state.memoryMiB,
       vcpus: source.state.vcpus,
-      networks: source.state.networks,
+      networks: options.networks ? asked.networks.map((n) => n.name) : source.state.networks,
       sshUser: source.state.ssh.username,
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
       dependencies: [source.state.dir, ...source.state.dependencies],
@@ -310,15 +329,19 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     });
   }
 
-  /** Freezes the source's disk; the snapshot boots new machines from it until destroyed. */
-  async snapshot(source: LibvirtMachine): Promise<MachineSnapshot> {
-    const frozen = await this.#freeze(source);
+  /**
+   * Freezes the source's disk; the snapshot boots new machines from it until destroyed. With
+   * `memory`, a warm snapshot: restores continue from the saved running state instead.
+   */
+  async snapshot(source: LibvirtMachine, options: SnapshotOptions = {}): Promise<MachineSnapshot> {
+    if (options.memory) return this.#warm.take(source, options);
+    const frozen = await this.#freeze(source, options.signal);
     const dependencies = [source.state.dir, ...source.state.dependencies];
     this.#leases.acquire(dependencies);
     let released: Promise<void> | undefined;
     return {
       id: frozen,
-      restore: (options: CloneOptions = {}) => this.#bootFrom(source, frozen, options),
+      restore: (options: RestoreOptions = {}) => this.#bootFrom(source, frozen, options),
       destroy: () => {
         released ??= this.#leases.release(dependencies);
         return released;
