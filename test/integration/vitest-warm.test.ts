@@ -36,8 +36,9 @@ function expectWarmRun(run: VitestRun, provider: string): void {
       `testbed: test machines: 5; warm templates: 1 \\(${provider} tiny-vm\\), restores: 4, cold boots: 1; teardown wait per test: median \\d+ ms, max \\d+ ms`,
     ),
   );
-  // The test does not wait for its machine's destroy (that runs in the background).
-  for (const s of Object.values(byTitle)) expect(s?.teardownWaitMs).toBeLessThanOrEqual(50);
+  // The test does not wait for its machine's destroy (that runs in the background): a VM's
+  // `virsh destroy` alone takes 1–2 s. A loose bound: tests assert behaviour, the bench times it.
+  for (const s of Object.values(byTitle)) expect(s?.teardownWaitMs).toBeLessThan(1000);
 }
 
 describe('warm templates for test-scoped machines, run as a user runs them', () => {
