@@ -1,5 +1,6 @@
 export type { FailureDiagnostics } from '../harness/failure-diagnostics.js';
 export { collectDiagnostics, formatDiagnostics } from '../harness/failure-diagnostics.js';
+export type { MachineStart } from '../harness/machine-start.js';
 export type { MachineWith } from '../harness/machine-with.js';
 export type { RunMachineEntry, RunSnapshot } from '../harness/run-snapshot.js';
 // Everything a config needs, which testbed/vitest/plugin offers without Vitest's runtime.
