@@ -5,6 +5,7 @@ import { isTestbedError } from '../core/errors.js';
 import { VmBackendRegistry } from '../registry.js';
 import { collectDoctorReport } from './doctor-report.js';
 import { registerGcCommand } from './gc-command.js';
+import { assessHostAccess, gatherHostFacts } from './host-access.js';
 import { registerImagesCommand } from './images-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
@@ -56,7 +57,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .action((options: { json?: boolean; needs?: unknown }) => {
       action = (async () => {
         const registry = VmBackendRegistry.withDefaults();
-        const report = await collectDoctorReport(registry, splitList(options.needs));
+        const report = await collectDoctorReport(registry, splitList(options.needs), {
+          access: assessHostAccess(gatherHostFacts()),
+        });
         io.stdout(options.json ? renderDoctorJson(report) : renderDoctorText(report));
         exitCode = report.healthy && (report.needs.length === 0 || report.selected) ? 0 : 1;
       })();

@@ -19,7 +19,8 @@ export type TestbedErrorCode =
   | 'TESTBED_WAIT_TIMEOUT'
   | 'TESTBED_MACHINE_GONE'
   | 'TESTBED_ABORTED'
-  | 'TESTBED_SSH_AUTH_REFUSED';
+  | 'TESTBED_SSH_AUTH_REFUSED'
+  | 'TESTBED_QEMU_CANNOT_REACH';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -333,6 +334,20 @@ export class SshAuthRefusedError extends TestbedError {
     options: TestbedErrorOptions = {},
   ) {
     super('TESTBED_SSH_AUTH_REFUSED', message, options);
+  }
+}
+
+/** libvirt's QEMU user (qemu:///system) cannot enter a directory on the way to testbed's files. */
+export class QemuCannotReachError extends TestbedError {
+  constructor(
+    /** The first directory the QEMU user may not enter. */
+    readonly directory: string,
+    /** The user QEMU runs as, e.g. `libvirt-qemu`. */
+    readonly qemuUser: string,
+    message: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_QEMU_CANNOT_REACH', message, options);
   }
 }
 

@@ -14,6 +14,7 @@ import type {
 import { type RunCommand, runCommand } from '../../core/run-command.js';
 import type { RunContext } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { resolveVmImage } from '../../images/resolve-vm-image.js';
 import {
   type AcceleratorChoice,
   cachedAccelerator,
@@ -22,6 +23,7 @@ import {
 import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
 import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
+import { checkQemuCanReach, type HostFiles, hostFiles } from './qemu-reach.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
 import { Virsh } from './virsh.js';
 import { DEFAULT_VM_IMAGE } from './vm-spec.js';
@@ -41,6 +43,8 @@ export interface LibvirtProviderOptions {
   resolveImage?: VmImageResolver;
   /** Whether a path exists (availability check). */
   exists?: (path: string) => boolean;
+  /** Host files read to check that libvirt's QEMU user can reach testbed's directories. */
+  hostFiles?: HostFiles;
 }
 
 const CAPABILITIES = [
@@ -58,6 +62,18 @@ const CAPABILITIES = [
   'VmType(FullVirt)',
 ] as const;
 
+/** Daemons virsh autostarts for qemu:///session (monolithic, then modular). */
+const SESSION_DAEMONS = ['/usr/sbin/libvirtd', '/usr/sbin/virtqemud'];
+
+function isSessionUri(uri: string): boolean {
+  try {
+    const parsed = new URL(uri);
+    return !parsed.hostname && parsed.pathname === '/session';
+  } catch {
+    return false;
+  }
+}
+
 function versionOf(output: string, pattern: RegExp): string | undefined {
   return pattern.exec(output)?.[1];
 }
@@ -74,6 +90,7 @@ export class LibvirtProvider implements VmBackendProvider {
   readonly #exists: (path: string) => boolean;
   readonly #resolveImage: VmImageResolver;
   readonly #virsh: Virsh;
+  readonly #hostFiles: HostFiles;
   #accelerator: Promise<AcceleratorChoice> | undefined;
 
   constructor(options: LibvirtProviderOptions = {}) {
@@ -85,6 +102,32 @@ export class LibvirtProvider implements VmBackendProvider {
       options.resolveImage ??
       createImageResolver({ cacheDir: this.#config.baseImagePath, run: this.#run, env: this.#env });
     this.#virsh = new Virsh(this.#config.libvirtUri, this.#run);
+    this.#hostFiles = options.hostFiles ?? hostFiles;
+  }
+
+  /**
+   * On the local system daemon QEMU runs as its own user, which must enter testbed's state
+   * directory and image cache (a non-root user's home of mode 0700 is the trap); a session
+   * daemon's QEMU is this user, and a remote daemon's files are not here.
+   */
+  #checkQemuReach(): void {
+    const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
+    if (socket.remote || isSessionUri(this.#config.libvirtUri)) return;
+    checkQemuCanReach(
+      [
+        {
+          path: this.#config.stateDir,
+          what: "testbed's state directory",
+          variable: 'TESTBED_STATE_DIR',
+        },
+        {
+          path: this.#config.baseImagePath,
+          what: 'the image cache',
+          variable: 'TESTBED_BASE_IMAGE_PATH',
+        },
+      ],
+      this.#hostFiles,
+    );
   }
 
   /** True when `virsh` is on PATH and the URI's socket exists (or the URI is remote); no connection, never throws. */
@@ -100,6 +143,11 @@ export class LibvirtProvider implements VmBackendProvider {
       }
       const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
       if (socket.remote || socket.candidates.some((path) => this.#exists(path))) return undefined;
+      if (isSessionUri(this.#config.libvirtUri)) {
+        // virsh starts the per-user daemon on first connect: an installed daemon is enough.
+        if (SESSION_DAEMONS.some((path) => this.#exists(path))) return undefined;
+        return `no libvirt daemon to start for ${this.#config.libvirtUri} (no ${SESSION_DAEMONS.join(' or ')}): sudo apt-get install libvirt-daemon`;
+      }
       return socket.candidates.length === 0
         ? `${this.#config.libvirtUri} is not a libvirt URI testbed can parse`
         : `libvirtd is not running for ${this.#config.libvirtUri} (no socket at ${socket.candidates.join(' or ')})`;
@@ -140,15 +188,30 @@ export class LibvirtProvider implements VmBackendProvider {
 
   async #health(signal: AbortSignal): Promise<ProviderHealth> {
     const bounded = { signal, timeoutMs: this.#config.timeoutMs };
+    const warnings: string[] = [];
+    let unreachable: string | undefined;
+    try {
+      this.#checkQemuReach();
+    } catch (error) {
+      // Healthy still: provisioning then fails with the coded error, naming the directory.
+      unreachable = (error as Error).message.replace('\n  Fix:', ' Fix:');
+      warnings.push(unreachable);
+    }
     const [version, all, running, accelerator] = await Promise.all([
       this.#virsh.call(['version'], bounded),
       this.#virsh.names(['list', '--all', '--name'], bounded),
       this.#virsh.names(['list', '--name'], bounded),
-      this.#acceleratorChoice(undefined, signal),
+      // A probe guest QEMU cannot open would "prove" that KVM does not work, and be cached.
+      unreachable
+        ? ({
+            accelerator: 'tcg',
+            reason: 'not probed: QEMU cannot reach the state directory (above)',
+            verified: false,
+          } satisfies AcceleratorChoice)
+        : this.#acceleratorChoice(undefined, signal, undefined, false),
     ]);
     const libvirt = versionOf(version.stdout, /Using library: libvirt ([\d.]+)/);
     const qemu = versionOf(version.stdout, /Running hypervisor: QEMU ([\d.]+)/);
-    const warnings: string[] = [];
     if (accelerator.accelerator === 'tcg') {
       warnings.push(`guests run under TCG (emulation, slower): ${accelerator.reason}`);
     }
@@ -170,11 +233,16 @@ export class LibvirtProvider implements VmBackendProvider {
    * boots from its own disk has no kernel file, so the probe boots the tiny image's kernel:
    * otherwise a disk-booted image on a KVM host would silently run under TCG.
    */
-  async #acceleratorChoice(bootKernel: string | undefined, signal?: AbortSignal, run?: RunContext) {
+  async #acceleratorChoice(
+    bootKernel: string | undefined,
+    signal?: AbortSignal,
+    run?: RunContext,
+    build = true,
+  ) {
     const base = { virsh: this.#virsh, stateDir: this.#config.stateDir, signal, run };
     const cached = await cachedAccelerator(base);
     if (cached) return cached;
-    const kernel = bootKernel ?? (await this.#probeKernel(signal));
+    const kernel = bootKernel ?? (await this.#probeKernel(signal, build));
     const options = { ...base, kernel };
     if (!kernel) return probeAccelerator(options);
     // One probe per process at a time: parallel provisions share its answer.
@@ -185,9 +253,17 @@ export class LibvirtProvider implements VmBackendProvider {
     return this.#accelerator;
   }
 
-  /** A kernel to probe KVM with: the tiny image's (built if missing), or none when that fails. */
-  async #probeKernel(signal?: AbortSignal): Promise<string | undefined> {
-    const tiny = await this.#resolveImage(DEFAULT_VM_IMAGE, signal).catch(() => undefined);
+  /**
+   * A kernel to probe KVM with: the tiny image's (built if missing, unless `build` is false), or
+   * none when that fails. Health checks do not build: a first build outlasts their bound.
+   */
+  async #probeKernel(signal?: AbortSignal, build = true): Promise<string | undefined> {
+    const tiny = build
+      ? await this.#resolveImage(DEFAULT_VM_IMAGE, signal).catch(() => undefined)
+      : await resolveVmImage(DEFAULT_VM_IMAGE, {
+          cacheDir: this.#config.baseImagePath,
+          env: this.#env,
+        }).catch(() => undefined);
     return tiny?.kernel;
   }
 
@@ -203,6 +279,7 @@ export class LibvirtProvider implements VmBackendProvider {
         fix: this.setupHint,
       });
     }
+    this.#checkQemuReach();
     return new LibvirtProvisioner({
       config: this.#config,
       run: options.run,
