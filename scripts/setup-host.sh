@@ -75,7 +75,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
       # In the group, yet refused: no polkit to ask (no systemd); the script opens the socket to the group.
       add "sudo sh $SCRIPT   # lets group libvirt connect without polkit"
     fi
-    if command -v libvirtd >/dev/null 2>&1 && command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    # Where virsh starts the per-user daemon from: a user's PATH has no /usr/sbin.
+    if { [ -x /usr/sbin/libvirtd ] || [ -x /usr/sbin/virtqemud ]; } && command -v qemu-system-x86_64 >/dev/null 2>&1; then
       log "found: qemu:///session usable (libvirt's per-user daemon, started on first use): testbed uses it while $LIBVIRT_URI is not reachable"
     fi
   fi

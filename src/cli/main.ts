@@ -2,6 +2,7 @@ import { cac } from 'cac';
 import { CAPABILITY_NAMES } from '../core/capabilities.js';
 import { CONFIG_VARIABLES } from '../core/config.js';
 import { isTestbedError } from '../core/errors.js';
+import { LibvirtProvider } from '../providers/libvirt/index.js';
 import { VmBackendRegistry } from '../registry.js';
 import { collectDoctorReport } from './doctor-report.js';
 import { registerGcCommand } from './gc-command.js';
@@ -32,6 +33,17 @@ function splitList(value: unknown): string[] {
   );
 }
 
+/**
+ * Lets libvirt boot its KVM probe guest before discovery, so the report's accelerator is proven
+ * rather than provisional (discovery's health checks never boot a guest). Problems surface in
+ * the report itself.
+ */
+async function verifyAccelerator(registry: VmBackendRegistry): Promise<void> {
+  const libvirt = registry.get('libvirt');
+  if (!(libvirt instanceof LibvirtProvider) || !(await libvirt.isAvailable())) return;
+  await libvirt.verifyAccelerator(AbortSignal.timeout(120_000)).catch(() => undefined);
+}
+
 const ENVIRONMENT_HELP = `Environment:
 ${Object.values(CONFIG_VARIABLES)
   .map((names) => `  ${names.join(', ')}`)
@@ -57,6 +69,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .action((options: { json?: boolean; needs?: unknown }) => {
       action = (async () => {
         const registry = VmBackendRegistry.withDefaults();
+        await verifyAccelerator(registry);
         const report = await collectDoctorReport(registry, splitList(options.needs), {
           access: assessHostAccess(gatherHostFacts()),
         });

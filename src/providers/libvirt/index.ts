@@ -14,7 +14,6 @@ import type {
 import { type RunCommand, runCommand } from '../../core/run-command.js';
 import type { RunContext } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
-import { resolveVmImage } from '../../images/resolve-vm-image.js';
 import {
   type AcceleratorChoice,
   cachedAccelerator,
@@ -237,12 +236,15 @@ export class LibvirtProvider implements VmBackendProvider {
     bootKernel: string | undefined,
     signal?: AbortSignal,
     run?: RunContext,
-    build = true,
+    boot = true,
   ) {
     const base = { virsh: this.#virsh, stateDir: this.#config.stateDir, signal, run };
     const cached = await cachedAccelerator(base);
     if (cached) return cached;
-    const kernel = bootKernel ?? (await this.#probeKernel(signal, build));
+    // Health checks only look (cheap checks, or the cached answer): a first image build or a KVM
+    // guest that hangs for the probe's 6 s would outlast their bound and make libvirt "unhealthy".
+    if (!boot) return probeAccelerator(base);
+    const kernel = bootKernel ?? (await this.#probeKernel(signal));
     const options = { ...base, kernel };
     if (!kernel) return probeAccelerator(options);
     // One probe per process at a time: parallel provisions share its answer.
@@ -254,16 +256,17 @@ export class LibvirtProvider implements VmBackendProvider {
   }
 
   /**
-   * A kernel to probe KVM with: the tiny image's (built if missing, unless `build` is false), or
-   * none when that fails. Health checks do not build: a first build outlasts their bound.
+   * Settles which accelerator guests get by booting a KVM guest when that is not known yet (the
+   * tiny image is built first if missing); `testbed doctor` calls it, so its report is verified.
    */
-  async #probeKernel(signal?: AbortSignal, build = true): Promise<string | undefined> {
-    const tiny = build
-      ? await this.#resolveImage(DEFAULT_VM_IMAGE, signal).catch(() => undefined)
-      : await resolveVmImage(DEFAULT_VM_IMAGE, {
-          cacheDir: this.#config.baseImagePath,
-          env: this.#env,
-        }).catch(() => undefined);
+  async verifyAccelerator(signal?: AbortSignal): Promise<AcceleratorChoice> {
+    this.#checkQemuReach();
+    return this.#acceleratorChoice(undefined, signal);
+  }
+
+  /** A kernel to probe KVM with: the tiny image's (built if missing), or none when that fails. */
+  async #probeKernel(signal?: AbortSignal): Promise<string | undefined> {
+    const tiny = await this.#resolveImage(DEFAULT_VM_IMAGE, signal).catch(() => undefined);
     return tiny?.kernel;
   }
 
