@@ -3,12 +3,14 @@ import { benchDiscovery } from './discovery.bench.js';
 import { benchDocker } from './docker.bench.js';
 import { benchLibvirt } from './libvirt.bench.js';
 import { formatTable, type Measurement } from './measure.js';
+import { benchWarm } from './warm.bench.js';
 
 const suites: Record<string, () => Promise<Measurement[]>> = {
   discovery: benchDiscovery,
   docker: benchDocker,
   libvirt: benchLibvirt,
   debian: benchDebian,
+  warm: benchWarm,
 };
 
 // `npm run bench [-- suite...]`: figures for the README and issue notes; tests never time things.
