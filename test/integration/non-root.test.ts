@@ -194,6 +194,18 @@ function removeSystemDomainLogs(runId: string) {
   }
 }
 
+/** `testbed doctor --json` as `user`: the report and its libvirt entry. */
+async function doctorAs(user: TestUser) {
+  const doctor = await asUser(user, process.execPath, [
+    join(repo, 'bin/testbed.js'),
+    'doctor',
+    '--json',
+  ]);
+  const report = JSON.parse(doctor.stdout);
+  const libvirt = report.providers.find((p: { id: string }) => p.id === 'libvirt');
+  return { report, libvirt };
+}
+
 describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creates users)', () => {
   let member: TestUser | undefined;
   let outsider: TestUser | undefined;
@@ -253,13 +265,7 @@ describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creat
     expect(run.exitCode, run.all).toBe(0);
     expect(run.all).toMatch(/1 passed/);
     expect(run.runId).toBeDefined();
-    const doctor = await asUser(user, process.execPath, [
-      join(repo, 'bin/testbed.js'),
-      'doctor',
-      '--json',
-    ]);
-    const report = JSON.parse(doctor.stdout);
-    const libvirt = report.providers.find((p: { id: string }) => p.id === 'libvirt');
+    const { report, libvirt } = await doctorAs(user);
     expect(libvirt.health.details.uri).toBe('qemu:///system');
     expect(report.access).toContainEqual(expect.objectContaining({ backend: 'libvirt', ok: true }));
     expect(await leftovers(user, run.runId as string)).toEqual([]);
@@ -271,13 +277,7 @@ describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creat
     const run = await runSuite(user);
     expect(run.exitCode, run.all).toBe(0);
     expect(run.all).toMatch(/1 passed/);
-    const doctor = await asUser(user, process.execPath, [
-      join(repo, 'bin/testbed.js'),
-      'doctor',
-      '--json',
-    ]);
-    const report = JSON.parse(doctor.stdout);
-    const libvirt = report.providers.find((p: { id: string }) => p.id === 'libvirt');
+    const { report, libvirt } = await doctorAs(user);
     expect(libvirt.health.details.uri).toBe('qemu:///session');
     expect(report.access).toContainEqual(
       expect.objectContaining({
