@@ -4,6 +4,7 @@ import { benchDocker } from './docker.bench.js';
 import { benchLibvirt } from './libvirt.bench.js';
 import { formatTable, type Measurement } from './measure.js';
 import { benchWarm } from './warm.bench.js';
+import { benchWarmSuite } from './warm-suite.bench.js';
 
 const suites: Record<string, () => Promise<Measurement[]>> = {
   discovery: benchDiscovery,
@@ -11,6 +12,7 @@ const suites: Record<string, () => Promise<Measurement[]>> = {
   libvirt: benchLibvirt,
   debian: benchDebian,
   warm: benchWarm,
+  'warm-suite': benchWarmSuite,
 };
 
 // `npm run bench [-- suite...]`: figures for the README and issue notes; tests never time things.

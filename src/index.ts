@@ -42,6 +42,7 @@ export {
   PortNotForwardedError,
   ProviderUnavailableError,
   ProvisionError,
+  QemuCannotReachError,
   SshAuthRefusedError,
   TestbedError,
   TimeoutError,

@@ -2,9 +2,11 @@ import { cac } from 'cac';
 import { CAPABILITY_NAMES } from '../core/capabilities.js';
 import { CONFIG_VARIABLES } from '../core/config.js';
 import { isTestbedError } from '../core/errors.js';
+import { LibvirtProvider } from '../providers/libvirt/index.js';
 import { VmBackendRegistry } from '../registry.js';
 import { collectDoctorReport } from './doctor-report.js';
 import { registerGcCommand } from './gc-command.js';
+import { assessHostAccess, gatherHostFacts } from './host-access.js';
 import { registerImagesCommand } from './images-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
@@ -29,6 +31,17 @@ function splitList(value: unknown): string[] {
       .map((s) => s.trim())
       .filter(Boolean),
   );
+}
+
+/**
+ * Lets libvirt boot its KVM probe guest before discovery, so the report's accelerator is proven
+ * rather than provisional (discovery's health checks never boot a guest). Problems surface in
+ * the report itself.
+ */
+async function verifyAccelerator(registry: VmBackendRegistry): Promise<void> {
+  const libvirt = registry.get('libvirt');
+  if (!(libvirt instanceof LibvirtProvider) || !(await libvirt.isAvailable())) return;
+  await libvirt.verifyAccelerator(AbortSignal.timeout(120_000)).catch(() => undefined);
 }
 
 const ENVIRONMENT_HELP = `Environment:
@@ -56,7 +69,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .action((options: { json?: boolean; needs?: unknown }) => {
       action = (async () => {
         const registry = VmBackendRegistry.withDefaults();
-        const report = await collectDoctorReport(registry, splitList(options.needs));
+        await verifyAccelerator(registry);
+        const report = await collectDoctorReport(registry, splitList(options.needs), {
+          access: assessHostAccess(gatherHostFacts()),
+        });
         io.stdout(options.json ? renderDoctorJson(report) : renderDoctorText(report));
         exitCode = report.healthy && (report.needs.length === 0 || report.selected) ? 0 : 1;
       })();

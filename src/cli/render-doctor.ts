@@ -32,6 +32,13 @@ export function renderDoctorText(report: DoctorReport): string {
     for (const warning of h.warnings) out.push(`      ! ${warning}`);
   }
   if (!report.providers.some((p) => p.available)) out.push('  (no provider is available)');
+  if (report.access.length > 0) {
+    out.push('', 'Access (this user):');
+    for (const check of report.access) {
+      out.push(`  ${check.ok ? '✓' : '✗'} ${check.backend}: ${check.found}`);
+      if (!check.ok && check.fix) out.push(`      fix: ${check.fix}`);
+    }
+  }
   const needs = report.needs.length > 0 ? ` for ${report.needs.join(', ')}` : '';
   out.push('', `Selection${needs}:`);
   if (report.selected) {

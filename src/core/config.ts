@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { defaultLibvirtUri, hostLibvirtAccess, type LibvirtAccess } from './default-libvirt-uri.js';
 import { ConfigError, type ValidationProblem } from './errors.js';
 
 /** testbed's configuration, read from the environment. */
@@ -101,15 +102,17 @@ const fields = {
 
 /**
  * Reads and validates testbed's configuration from `env`. TESTBED_* wins over the BENCHSCALE_*
- * aliases; every bad variable is reported in one `ConfigError`.
+ * aliases; every bad variable is reported in one `ConfigError`. Without a libvirt URI set (nor
+ * libvirt's own LIBVIRT_DEFAULT_URI), a user the system daemon does not let in gets qemu:///session.
  */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   uid: number | undefined = process.getuid?.(),
+  libvirtAccess: () => LibvirtAccess = hostLibvirtAccess,
 ): TestbedConfig {
   const cacheRoot = defaultCacheRoot(env, uid);
   const defaults: Record<keyof TestbedConfig, string | undefined> = {
-    libvirtUri: 'qemu:///system',
+    libvirtUri: env.LIBVIRT_DEFAULT_URI || defaultLibvirtUri(uid, libvirtAccess),
     sshPort: '22',
     baseImagePath: join(cacheRoot, 'images'),
     stateDir: join(cacheRoot, 'runs'),

@@ -21,7 +21,8 @@ export type TestbedErrorCode =
   | 'TESTBED_ABORTED'
   | 'TESTBED_SSH_AUTH_REFUSED'
   | 'TESTBED_SNAPSHOT_GONE'
-  | 'TESTBED_NO_SPACE';
+  | 'TESTBED_NO_SPACE'
+  | 'TESTBED_QEMU_CANNOT_REACH';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -372,6 +373,20 @@ export class NoSpaceError extends TestbedError {
         fix: `Free space there (\`npx testbed gc\` removes what dead runs left), or point TESTBED_STATE_DIR at a larger disk.`,
       },
     );
+  }
+}
+
+/** libvirt's QEMU user (qemu:///system) cannot enter a directory on the way to testbed's files. */
+export class QemuCannotReachError extends TestbedError {
+  constructor(
+    /** The first directory the QEMU user may not enter. */
+    readonly directory: string,
+    /** The user QEMU runs as, e.g. `libvirt-qemu`. */
+    readonly qemuUser: string,
+    message: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_QEMU_CANNOT_REACH', message, options);
   }
 }
 

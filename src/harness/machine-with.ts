@@ -56,10 +56,17 @@ interface PortForwardMembers {
   url(guestPort: number, path?: string, options?: { protocol?: string }): string;
 }
 
+/** The members `Snapshot` and `WarmSnapshot` guarantee: restores offer what their source offers. */
+interface SnapshotMembers<Needs extends readonly CapabilityInput[]> {
+  snapshot(
+    options?: SnapshotOptions,
+  ): Promise<MachineSnapshot & { restore(options?: RestoreOptions): Promise<MachineWith<Needs>> }>;
+}
+
 /**
  * A `Machine` whose optional members are typed as present when `needs` guarantee them:
  * `SerialConsole` -> `console`, `SshAccess` -> `ssh`, `Exec` -> `exec` and `spawn`, `CloneVm` ->
- * `clone`, `Snapshot` -> `snapshot`, `FileTransfer` -> `copyTo`, `copyFrom`, `writeFile`,
+ * `clone`, `Snapshot` and `WarmSnapshot` -> `snapshot`, `FileTransfer` -> `copyTo`, `copyFrom`, `writeFile`,
  * `readFile`, `PortForward` -> `endpoint`, `url`.
  */
 export type MachineWith<Needs extends readonly CapabilityInput[]> = MachineWithNames<
@@ -87,16 +94,7 @@ type MachineWithNames<
     // A clone comes from the same provider: it offers what its source offers.
     { clone(options?: CloneOptions): Promise<MachineWith<Needs>> }
   > &
-  Guaranteed<
-    N,
-    'Snapshot',
-    {
-      snapshot(
-        options?: SnapshotOptions,
-      ): Promise<
-        MachineSnapshot & { restore(options?: RestoreOptions): Promise<MachineWith<Needs>> }
-      >;
-    }
-  > &
+  Guaranteed<N, 'Snapshot', SnapshotMembers<Needs>> &
+  Guaranteed<N, 'WarmSnapshot', SnapshotMembers<Needs>> &
   Guaranteed<N, 'FileTransfer', FileTransferMembers> &
   Guaranteed<N, 'PortForward', PortForwardMembers>;

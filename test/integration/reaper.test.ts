@@ -48,6 +48,12 @@ for (const id of config.providers) {
   emit('provisioning', { provider: id });
   machines.push(await provisioner.provision(config.specs[id]));
   emit('provisioned', { provider: id, name: machines.at(-1).name });
+  if (config.warm && id === 'libvirt') {
+    // A warm template and two machines restored from it, as a suite of test-scoped VMs holds them.
+    const snapshot = await machines.at(-1).snapshot({ memory: true });
+    machines.push(...(await Promise.all([snapshot.restore(), snapshot.restore()])));
+    emit('restored', { names: machines.slice(-2).map((m) => m.name) });
+  }
 }
 emit('running');
 const keepAlive = setInterval(() => {}, 1000);
@@ -120,7 +126,7 @@ let watchdogScript: string;
 const owners: Owner[] = [];
 
 async function startOwner(
-  config: { providers: string[]; watchdog?: boolean },
+  config: { providers: string[]; watchdog?: boolean; warm?: boolean },
   env: NodeJS.ProcessEnv = {},
 ): Promise<Owner> {
   const specs = {
@@ -477,6 +483,28 @@ describe.skipIf(!dockerReady && !process.env.CI)('the watchdog of a SIGKILLed ow
       expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
     },
   );
+
+  it('removes a warm template, its save image, frozen layer and restores within 15 s', async () => {
+    if (!libvirtReady) {
+      if (process.env.CI)
+        throw new Error('the libvirt provider is not registered or libvirtd is down');
+      return;
+    }
+    const owner = await startOwner({ providers: ['libvirt'], warm: true });
+    const restored = (await owner.waitFor('restored')).names as string[];
+    await owner.waitFor('running');
+    expect(await leftovers(owner.runId)).toEqual(
+      expect.arrayContaining(restored.map((name) => `domain ${name}`)),
+    );
+    const killedAt = kill(owner);
+    await owner.exited;
+    const tookMs = await waitUntilClean(owner.runId, 15_000);
+    console.log(
+      `[reaper timing] warm template + 2 restores: nothing left ${Date.now() - killedAt} ms after SIGKILL (${tookMs} ms polling)`,
+    );
+    await waitForExit(owner.watchdogPid);
+    expect(await leftovers(owner.runId)).toEqual([]);
+  });
 
   it('exits without removing anything when the run ends cleanly with watchdog.stop()', async () => {
     const owner = await startOwner({ providers: ['docker'] });

@@ -4,7 +4,8 @@ import { ConfigError } from '../../src/core/errors.js';
 
 describe('loadConfig', () => {
   it('has defaults for everything', () => {
-    const config = loadConfig({ HOME: '/home/ada' }, 1000);
+    const inGroupLibvirt = () => ({ groups: ['ada', 'libvirt'], systemSocket: 'open' as const });
+    const config = loadConfig({ HOME: '/home/ada' }, 1000, inGroupLibvirt);
     expect(config).toEqual({
       libvirtUri: 'qemu:///system',
       sshPort: 22,
@@ -15,6 +16,27 @@ describe('loadConfig', () => {
       maxBoots: undefined,
       warm: true,
     });
+  });
+
+  it("gives a user the system daemon does not let in libvirt's per-user daemon", () => {
+    const outsider = () => ({ groups: ['bob'], systemSocket: 'denied' as const });
+    expect(loadConfig({ HOME: '/home/bob' }, 1001, outsider).libvirtUri).toBe('qemu:///session');
+    expect(
+      loadConfig({ HOME: '/home/bob', LIBVIRT_DEFAULT_URI: 'qemu:///system' }, 1001, outsider)
+        .libvirtUri,
+    ).toBe('qemu:///system');
+    expect(
+      loadConfig({ HOME: '/home/bob', TESTBED_LIBVIRT_URI: 'qemu:///system' }, 1001, outsider)
+        .libvirtUri,
+    ).toBe('qemu:///system');
+    // Root never asks: the system daemon is root's.
+    expect(loadConfig({ HOME: '/root' }, 0, outsider).libvirtUri).toBe('qemu:///system');
+  });
+
+  it('honours XDG_CACHE_HOME for a user', () => {
+    const config = loadConfig({ HOME: '/home/ada', XDG_CACHE_HOME: '/srv/cache/ada' }, 1000);
+    expect(config.stateDir).toBe('/srv/cache/ada/testbed/runs');
+    expect(config.baseImagePath).toBe('/srv/cache/ada/testbed/images');
   });
 
   it('keeps root out of /root, which the qemu user cannot enter', () => {

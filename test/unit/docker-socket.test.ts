@@ -41,6 +41,25 @@ describe('findDockerEndpoint', () => {
     expect(result.reason).toMatch(/\/var\/run\/docker\.sock.*DOCKER_HOST is not set/);
   });
 
+  it('says which group to join when the socket is there but this user may not open it', () => {
+    const denied = () => false;
+    const result = findDockerEndpoint(
+      { HOME: '/home/a', USER: 'alice' },
+      only('/var/run/docker.sock'),
+      denied,
+    );
+    expect(result).toMatchObject({ found: false, endpoint: 'unix:///var/run/docker.sock' });
+    expect(result.reason).toMatch(
+      /\/var\/run\/docker\.sock .*user alice .*not in group docker.*sudo usermod -aG docker alice/,
+    );
+    const viaHost = findDockerEndpoint(
+      { DOCKER_HOST: 'unix:///run/docker.sock', USER: 'alice' },
+      only('/run/docker.sock'),
+      denied,
+    );
+    expect(viaHost).toMatchObject({ found: false, reason: expect.stringMatching(/usermod/) });
+  });
+
   it('never throws', () => {
     const broken = () => {
       throw new Error('EACCES');

@@ -9,6 +9,8 @@ export interface FakeProviderOptions {
   available?: boolean | 'throw' | 'hang';
   healthy?: boolean | 'throw' | 'hang';
   delayMs?: number;
+  /** `details` of its health answer. */
+  details?: ProviderHealth['details'];
 }
 
 function answer<T>(value: T | 'throw' | 'hang', delayMs: number, signal?: AbortSignal): Promise<T> {
@@ -47,6 +49,7 @@ export function fakeProvider(
         version: '1.0',
         resources: { vmsAvailable: 0, vmsRunning: 0 },
         warnings: healthy === false ? [`${options.id} is degraded: restart it`] : [],
+        ...(options.details ? { details: options.details } : {}),
       };
       return answer(typeof healthy === 'boolean' ? health : healthy, delay, signal);
     },

@@ -17,7 +17,11 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-function virshWith(calls: string[][], domcapabilities: 'ok' | 'fail'): Virsh {
+function virshWith(
+  calls: string[][],
+  domcapabilities: 'ok' | 'fail',
+  uri = 'qemu:///system',
+): Virsh {
   const run: RunCommand = async (file, args) => {
     calls.push([file, ...args]);
     if (args.includes('domcapabilities') && domcapabilities === 'fail') {
@@ -25,7 +29,7 @@ function virshWith(calls: string[][], domcapabilities: 'ok' | 'fail'): Virsh {
     }
     return { stdout: '', stderr: '', exitCode: 0 };
   };
-  return new Virsh('qemu:///system', run);
+  return new Virsh(uri, run);
 }
 
 describe('probeAccelerator', () => {
@@ -57,6 +61,23 @@ describe('probeAccelerator', () => {
     });
     expect(choice.accelerator).toBe('tcg');
     expect(choice.reason).toMatch(/not accessible .*mode 600.*setup-host/);
+  });
+
+  it('under qemu:///session, judges /dev/kvm by this user, who runs QEMU there', async () => {
+    const device = join(dir, 'kvm');
+    await writeFile(device, '');
+    await chmod(device, 0o660);
+    const choice = await probeAccelerator({
+      virsh: virshWith([], 'ok', 'qemu:///session'),
+      stateDir: dir,
+      kvmDevice: device,
+      bootIdPath: join(dir, 'boot_id'),
+      accessible: async () => false,
+    });
+    expect(choice).toMatchObject({ accelerator: 'tcg', verified: true });
+    expect(choice.reason).toMatch(
+      /not accessible to you.*qemu:\/\/\/session.*sudo usermod -aG kvm /,
+    );
   });
 
   it('chooses TCG when libvirt refuses KVM', async () => {

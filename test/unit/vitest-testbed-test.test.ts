@@ -110,6 +110,9 @@ describe('testbedTest', () => {
     expectTypeOf<Clone['exec']>().toBeFunction();
     expectTypeOf<Restored['exec']>().toBeFunction();
     expectTypeOf<Awaited<ReturnType<Clone['clone']>>['exec']>().toBeFunction();
+    type Warm = MachineWith<['Exec', 'WarmSnapshot']>;
+    type WarmRestored = Awaited<ReturnType<Awaited<ReturnType<Warm['snapshot']>>['restore']>>;
+    expectTypeOf<WarmRestored['exec']>().toBeFunction();
   });
 
   it('types the deploy members FileTransfer and PortForward guarantee', () => {

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /** Where the Docker engine is expected, as found without connecting to it. */
@@ -23,19 +23,40 @@ export function defaultSocketPaths(env: NodeJS.ProcessEnv): string[] {
   ];
 }
 
+/** False when this process may not open the socket (EACCES): a present file is not proof of access. */
+export function socketUsable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code !== 'EACCES' && code !== 'EPERM';
+  }
+}
+
+function deniedReason(path: string, env: NodeJS.ProcessEnv): string {
+  const user = env.USER || userInfo().username;
+  return `${path} is there, but user ${user} may not use it (not in group docker): run \`sudo usermod -aG docker ${user}\`, then log out and in again (or use rootless Docker through DOCKER_HOST)`;
+}
+
 /**
  * Finds the Docker endpoint from `DOCKER_HOST` or a socket file, without connecting: fast and
- * never throws. A `unix://` DOCKER_HOST whose socket file is missing counts as not found.
+ * never throws. A `unix://` DOCKER_HOST whose socket file is missing, or a socket this user may
+ * not open, counts as not found.
  */
 export function findDockerEndpoint(
   env: NodeJS.ProcessEnv = process.env,
   exists: (path: string) => boolean = existsSync,
+  usable: (path: string) => boolean = socketUsable,
 ): DockerEndpoint {
   try {
     const host = env.DOCKER_HOST?.trim();
     if (host) {
       if (!host.startsWith('unix://')) return { found: true, endpoint: host };
       const path = host.slice('unix://'.length);
+      if (exists(path) && !usable(path)) {
+        return { found: false, endpoint: host, reason: deniedReason(path, env) };
+      }
       return exists(path)
         ? { found: true, endpoint: host }
         : {
@@ -46,6 +67,9 @@ export function findDockerEndpoint(
     }
     const candidates = defaultSocketPaths(env);
     const socket = candidates.find((path) => exists(path));
+    if (socket && !usable(socket)) {
+      return { found: false, endpoint: `unix://${socket}`, reason: deniedReason(socket, env) };
+    }
     return socket
       ? { found: true, endpoint: `unix://${socket}` }
       : {

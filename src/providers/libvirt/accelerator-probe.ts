@@ -1,11 +1,13 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { create } from 'xmlbuilder2';
 import { CommandFailedError } from '../../core/errors.js';
 import type { RunContext } from '../../core/run-context.js';
 import { shortId } from '../../core/run-context.js';
 import { SerialConsole } from './serial-console.js';
+import { createSerialLogFile } from './serial-log-file.js';
 import { teardownDomain } from './teardown.js';
 import { appendTestbedMetadata } from './testbed-metadata.js';
 import type { Virsh } from './virsh.js';
@@ -41,7 +43,15 @@ export interface AcceleratorProbeOptions {
   kvmDevice?: string;
   /** File whose content changes on every host boot. */
   bootIdPath?: string;
+  /** Whether this process may open a path for reading and writing (qemu:///session's QEMU is this user). */
+  accessible?: (path: string) => Promise<boolean>;
 }
+
+const readWrite = (path: string) =>
+  access(path, constants.R_OK | constants.W_OK).then(
+    () => true,
+    () => false,
+  );
 
 const CACHE_FILE = 'accelerator.json';
 
@@ -53,6 +63,10 @@ function isLocal(uri: string): boolean {
   return !/^[a-z0-9+]+:\/\/[^/]/.test(uri);
 }
 
+function isSession(uri: string): boolean {
+  return /^[a-z0-9+]+:\/\/\/session\b/.test(uri);
+}
+
 async function cheapChecks(options: AcceleratorProbeOptions): Promise<string | undefined> {
   const device = options.kvmDevice ?? '/dev/kvm';
   if (isLocal(options.virsh.uri)) {
@@ -60,7 +74,12 @@ async function cheapChecks(options: AcceleratorProbeOptions): Promise<string | u
     if (!info) {
       return `no ${device}: enable virtualization in the firmware and load the kvm module`;
     }
-    if ((info.mode & 0o006) !== 0o006 && (info.mode & 0o060) !== 0o060) {
+    if (isSession(options.virsh.uri)) {
+      // The session daemon runs QEMU as this user: the user's own access is what counts.
+      if (!(await (options.accessible ?? readWrite)(device))) {
+        return `${device} is not accessible to you, and qemu:///session runs QEMU as you (mode ${(info.mode & 0o777).toString(8)}): run \`sudo usermod -aG kvm ${userInfo().username}\`, then log out and in again`;
+      }
+    } else if ((info.mode & 0o006) !== 0o006 && (info.mode & 0o060) !== 0o060) {
       return `${device} is not accessible to libvirt's QEMU user (mode ${(info.mode & 0o777).toString(8)}): run \`sh scripts/setup-host.sh\` (group kvm, mode 0660)`;
     }
   }
@@ -119,7 +138,8 @@ function probeDomainXml(name: string, kernel: string, log: string, run?: RunCont
   os.ele('kernel').txt(kernel);
   os.ele('cmdline').txt('console=ttyS0 panic=-1');
   const devices = root.ele('devices');
-  devices.ele('serial', { type: 'file' }).ele('source', { path: log });
+  // append: without it libvirtd replaces the file with one of root's, mode 0600 (see serial-log-file.ts).
+  devices.ele('serial', { type: 'file' }).ele('source', { path: log, append: 'on' });
   devices.ele('memballoon', { model: 'none' });
   return root.end({ headless: true });
 }
@@ -133,6 +153,7 @@ async function bootsUnderKvm(options: AcceleratorProbeOptions, kernel: string): 
   const xmlPath = join(dir, 'probe.xml');
   const signal = options.signal ? { signal: options.signal } : {};
   try {
+    await createSerialLogFile(log);
     await writeFile(xmlPath, probeDomainXml(name, kernel, log, options.run));
     await options.virsh.call(['create', xmlPath], { timeoutMs: 30_000, ...signal });
     try {

@@ -22,6 +22,7 @@ import {
 import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
 import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
+import { checkQemuCanReach, type HostFiles, hostFiles } from './qemu-reach.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
 import { Virsh } from './virsh.js';
 import { DEFAULT_VM_IMAGE } from './vm-spec.js';
@@ -41,6 +42,8 @@ export interface LibvirtProviderOptions {
   resolveImage?: VmImageResolver;
   /** Whether a path exists (availability check). */
   exists?: (path: string) => boolean;
+  /** Host files read to check that libvirt's QEMU user can reach testbed's directories. */
+  hostFiles?: HostFiles;
 }
 
 const CAPABILITIES = [
@@ -59,6 +62,18 @@ const CAPABILITIES = [
   'VmType(FullVirt)',
 ] as const;
 
+/** Daemons virsh autostarts for qemu:///session (monolithic, then modular). */
+const SESSION_DAEMONS = ['/usr/sbin/libvirtd', '/usr/sbin/virtqemud'];
+
+function isSessionUri(uri: string): boolean {
+  try {
+    const parsed = new URL(uri);
+    return !parsed.hostname && parsed.pathname === '/session';
+  } catch {
+    return false;
+  }
+}
+
 function versionOf(output: string, pattern: RegExp): string | undefined {
   return pattern.exec(output)?.[1];
 }
@@ -75,6 +90,7 @@ export class LibvirtProvider implements VmBackendProvider {
   readonly #exists: (path: string) => boolean;
   readonly #resolveImage: VmImageResolver;
   readonly #virsh: Virsh;
+  readonly #hostFiles: HostFiles;
   #accelerator: Promise<AcceleratorChoice> | undefined;
 
   constructor(options: LibvirtProviderOptions = {}) {
@@ -86,6 +102,32 @@ export class LibvirtProvider implements VmBackendProvider {
       options.resolveImage ??
       createImageResolver({ cacheDir: this.#config.baseImagePath, run: this.#run, env: this.#env });
     this.#virsh = new Virsh(this.#config.libvirtUri, this.#run);
+    this.#hostFiles = options.hostFiles ?? hostFiles;
+  }
+
+  /**
+   * On the local system daemon QEMU runs as its own user, which must enter testbed's state
+   * directory and image cache (a non-root user's home of mode 0700 is the trap); a session
+   * daemon's QEMU is this user, and a remote daemon's files are not here.
+   */
+  #checkQemuReach(): void {
+    const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
+    if (socket.remote || isSessionUri(this.#config.libvirtUri)) return;
+    checkQemuCanReach(
+      [
+        {
+          path: this.#config.stateDir,
+          what: "testbed's state directory",
+          variable: 'TESTBED_STATE_DIR',
+        },
+        {
+          path: this.#config.baseImagePath,
+          what: 'the image cache',
+          variable: 'TESTBED_BASE_IMAGE_PATH',
+        },
+      ],
+      this.#hostFiles,
+    );
   }
 
   /** True when `virsh` is on PATH and the URI's socket exists (or the URI is remote); no connection, never throws. */
@@ -101,6 +143,11 @@ export class LibvirtProvider implements VmBackendProvider {
       }
       const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
       if (socket.remote || socket.candidates.some((path) => this.#exists(path))) return undefined;
+      if (isSessionUri(this.#config.libvirtUri)) {
+        // virsh starts the per-user daemon on first connect: an installed daemon is enough.
+        if (SESSION_DAEMONS.some((path) => this.#exists(path))) return undefined;
+        return `no libvirt daemon to start for ${this.#config.libvirtUri} (no ${SESSION_DAEMONS.join(' or ')}): sudo apt-get install libvirt-daemon`;
+      }
       return socket.candidates.length === 0
         ? `${this.#config.libvirtUri} is not a libvirt URI testbed can parse`
         : `libvirtd is not running for ${this.#config.libvirtUri} (no socket at ${socket.candidates.join(' or ')})`;
@@ -141,15 +188,30 @@ export class LibvirtProvider implements VmBackendProvider {
 
   async #health(signal: AbortSignal): Promise<ProviderHealth> {
     const bounded = { signal, timeoutMs: this.#config.timeoutMs };
+    const warnings: string[] = [];
+    let unreachable: string | undefined;
+    try {
+      this.#checkQemuReach();
+    } catch (error) {
+      // Healthy still: provisioning then fails with the coded error, naming the directory.
+      unreachable = (error as Error).message.replace('\n  Fix:', ' Fix:');
+      warnings.push(unreachable);
+    }
     const [version, all, running, accelerator] = await Promise.all([
       this.#virsh.call(['version'], bounded),
       this.#virsh.names(['list', '--all', '--name'], bounded),
       this.#virsh.names(['list', '--name'], bounded),
-      this.#acceleratorChoice(undefined, signal),
+      // A probe guest QEMU cannot open would "prove" that KVM does not work, and be cached.
+      unreachable
+        ? ({
+            accelerator: 'tcg',
+            reason: 'not probed: QEMU cannot reach the state directory (above)',
+            verified: false,
+          } satisfies AcceleratorChoice)
+        : this.#acceleratorChoice(undefined, signal, undefined, false),
     ]);
     const libvirt = versionOf(version.stdout, /Using library: libvirt ([\d.]+)/);
     const qemu = versionOf(version.stdout, /Running hypervisor: QEMU ([\d.]+)/);
-    const warnings: string[] = [];
     if (accelerator.accelerator === 'tcg') {
       warnings.push(`guests run under TCG (emulation, slower): ${accelerator.reason}`);
     }
@@ -171,10 +233,18 @@ export class LibvirtProvider implements VmBackendProvider {
    * boots from its own disk has no kernel file, so the probe boots the tiny image's kernel:
    * otherwise a disk-booted image on a KVM host would silently run under TCG.
    */
-  async #acceleratorChoice(bootKernel: string | undefined, signal?: AbortSignal, run?: RunContext) {
+  async #acceleratorChoice(
+    bootKernel: string | undefined,
+    signal?: AbortSignal,
+    run?: RunContext,
+    boot = true,
+  ) {
     const base = { virsh: this.#virsh, stateDir: this.#config.stateDir, signal, run };
     const cached = await cachedAccelerator(base);
     if (cached) return cached;
+    // Health checks only look (cheap checks, or the cached answer): a first image build or a KVM
+    // guest that hangs for the probe's 6 s would outlast their bound and make libvirt "unhealthy".
+    if (!boot) return probeAccelerator(base);
     const kernel = bootKernel ?? (await this.#probeKernel(signal));
     const options = { ...base, kernel };
     if (!kernel) return probeAccelerator(options);
@@ -184,6 +254,15 @@ export class LibvirtProvider implements VmBackendProvider {
       throw error;
     });
     return this.#accelerator;
+  }
+
+  /**
+   * Settles which accelerator guests get by booting a KVM guest when that is not known yet (the
+   * tiny image is built first if missing); `testbed doctor` calls it, so its report is verified.
+   */
+  async verifyAccelerator(signal?: AbortSignal): Promise<AcceleratorChoice> {
+    this.#checkQemuReach();
+    return this.#acceleratorChoice(undefined, signal);
   }
 
   /** A kernel to probe KVM with: the tiny image's (built if missing), or none when that fails. */
@@ -204,6 +283,7 @@ export class LibvirtProvider implements VmBackendProvider {
         fix: this.setupHint,
       });
     }
+    this.#checkQemuReach();
     return new LibvirtProvisioner({
       config: this.#config,
       run: options.run,

@@ -50,6 +50,7 @@ import {
 import { buildNetworkXml } from './network-xml.js';
 import { createOverlay, hasBootSector, virtualSizeOf } from './qemu-img.js';
 import { ensureRunDirectory } from './run-directory.js';
+import { createSerialLogFile } from './serial-log-file.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import type { Virsh } from './virsh.js';
 import { parseVmSpec } from './vm-spec.js';
@@ -474,6 +475,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       });
       signal.throwIfAborted();
       const serialLog = join(dir, 'serial.log');
+      await createSerialLogFile(serialLog);
       const xmlPath = join(dir, 'domain.xml');
       let sshPort = 0;
       let forwards: { guest: number; host: number }[] = [];

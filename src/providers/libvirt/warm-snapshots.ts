@@ -50,6 +50,8 @@ const SAVE_TIMEOUT_MS = 120_000;
 const SAVE_MARGIN_BYTES = 64 * 1024 ** 2;
 const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
 const PORT_ATTEMPTS = 5;
+/** A guest clock set this late is re-set over the then open connection. */
+const CLOCK_SLACK_MS = 500;
 /** A fresh connection to a guest that just resumed may be refused for a moment. */
 const NOT_YET = /ECONNREFUSED|ECONNRESET|connection closed|Timed out while waiting for handshake/i;
 
@@ -114,7 +116,16 @@ async function settleRestoredGuest(
         signal,
         timeoutMs: Math.max(1, deadline - now),
       });
-      if (result.exitCode === 0) return;
+      if (result.exitCode === 0) {
+        // The time sent was taken before connecting; a slow connection made it stale.
+        if (Date.now() - now > CLOCK_SLACK_MS) {
+          await machine.exec(`date -u -s @${Math.round(Date.now() / 1000)} >/dev/null`, {
+            user: 'root',
+            signal,
+          });
+        }
+        return;
+      }
       throw new CommandFailedError(machine.name, result.exitCode, result.stderr.trim(), {
         fix: 'The restored guest could not set its clock or hostname as root (sudo -n); check the image.',
       });
@@ -287,12 +298,14 @@ export class WarmSnapshots {
         image.dataLength + template.memoryMiB * 1024 ** 2,
         `restore ${name}`,
       );
-      const keys = await writeSshKeyFiles(dir, {
-        privateKey: template.ssh.privateKey,
-        publicKey: template.publicKey,
-      });
       const disk = join(dir, 'disk-0.qcow2');
-      await createOverlay(template.disk, disk, { run: this.deps.runCommand, signal });
+      const [keys] = await Promise.all([
+        writeSshKeyFiles(dir, {
+          privateKey: template.ssh.privateKey,
+          publicKey: template.publicKey,
+        }),
+        createOverlay(template.disk, disk, { run: this.deps.runCommand, signal }),
+      ]);
       const state: LibvirtMachineState = {
         ...structuredClone(template),
         name,
@@ -325,6 +338,8 @@ export class WarmSnapshots {
           }
         }
       }
+      // Connecting only once the guest runs: a connection opened while it is still being loaded
+      // waits out the guest's TCP retransmissions (seconds).
       const machine = new LibvirtMachine(state, this.deps.lifecycle);
       undo.push(async () => machine.session.close());
       await settleRestoredGuest(machine, parsed.hostname, deadline, signal);
