@@ -221,7 +221,7 @@ export interface SnapshotOptions {
 
 /** Options for `MachineSnapshot.restore`. */
 export interface RestoreOptions extends CloneOptions {
-  /** Hostname the restored guest takes (a warm restore otherwise keeps its template's). */
+  /** Hostname the new guest takes. Default: a fresh `tb-<id>`, as a cold boot gets. */
   hostname?: string;
   /** Isolated networks the new machine joins, each on a NIC of its own (attached after a warm restore). */
   networks?: MachineNetwork[];

@@ -309,7 +309,8 @@ export class WarmSnapshots {
       const state: LibvirtMachineState = {
         ...structuredClone(template),
         name,
-        hostname: parsed.hostname ?? template.hostname,
+        // A hostname of its own, as a cold boot or a clone gets.
+        hostname: parsed.hostname ?? `tb-${id}`,
         dir,
         disk,
         dependencies: [template.dir, ...template.dependencies],
@@ -342,7 +343,7 @@ export class WarmSnapshots {
       // waits out the guest's TCP retransmissions (seconds).
       const machine = new LibvirtMachine(state, this.deps.lifecycle);
       undo.push(async () => machine.session.close());
-      await settleRestoredGuest(machine, parsed.hostname, deadline, signal);
+      await settleRestoredGuest(machine, state.hostname, deadline, signal);
       await this.#attachNetworks(machine, deadline, signal);
       leases.acquire([dir, ...state.dependencies]);
       return machine;
