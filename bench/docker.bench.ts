@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createRunContext, DockerProvider, Wait as Waits } from '../src/index.js';
 import { SERVE_8080, withBigFile } from './deploy-fixtures.js';
-import { type Measurement, measure } from './measure.js';
+import { type Measurement, measure, measureInterleaved } from './measure.js';
 
 const Wait8080 = Waits.forHttp(8080, '/index.html');
 
@@ -33,15 +33,16 @@ export async function benchDocker(): Promise<Measurement[]> {
         const clone = await machine.clone();
         await clone.destroy();
       }),
-      ...(await withBigFile(async (file) => [
-        await measure('docker: copyTo 50 MiB', 3, () => machine.copyTo(file, '/tmp/big.bin')),
-        await measure('docker: raw `docker cp` 50 MiB', 3, () =>
-          execa('docker', ['cp', file, `${machine.data.containerId}:/tmp/big-cp.bin`]),
-        ),
-        await measure('docker: copyFrom 50 MiB', 3, () =>
-          machine.copyFrom('/tmp/big.bin', `${file}.back`),
-        ),
-      ])),
+      ...(await withBigFile((file) =>
+        measureInterleaved(7, {
+          'docker: copyTo 50 MiB': () => machine.copyTo(file, '/tmp/big.bin'),
+          'docker: raw `docker cp` in 50 MiB': () =>
+            execa('docker', ['cp', file, `${machine.data.containerId}:/tmp/big-cp.bin`]),
+          'docker: copyFrom 50 MiB': () => machine.copyFrom('/tmp/big.bin', `${file}.back`),
+          'docker: raw `docker cp` out 50 MiB': () =>
+            execa('docker', ['cp', `${machine.data.containerId}:/tmp/big.bin`, `${file}.cp`]),
+        }),
+      )),
       await (async () => {
         await machine.exec(['sh', '-c', SERVE_8080]);
         await machine.waitUntil(Wait8080, { timeoutMs: 30_000 });

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createRunContext, LibvirtProvider, type Machine, Wait } from '../src/index.js';
 import { SERVE_8080, withBigFile } from './deploy-fixtures.js';
-import { type Measurement, measure } from './measure.js';
+import { type Measurement, measure, measureInterleaved } from './measure.js';
 
 /** OpenSSH client arguments that reach `machine` as testbed does (its key, its forwarded port). */
 function sshArgs(machine: Machine): string[] {
@@ -51,17 +51,19 @@ export async function benchLibvirt(): Promise<Measurement[]> {
       }),
     ];
     rows.push(
-      ...(await withBigFile(async (file) => [
-        await measure('libvirt: copyTo 50 MiB', 3, async () =>
-          machine.copyTo?.(file, '/root/big.bin'),
-        ),
-        await measure("libvirt: raw `ssh … 'cat > f' < file` 50 MiB (no scp in the guest)", 3, () =>
-          execa('ssh', [...sshArgs(machine), 'cat > /root/big-ssh.bin'], { inputFile: file }),
-        ),
-        await measure('libvirt: copyFrom 50 MiB', 3, async () =>
-          machine.copyFrom?.('/root/big.bin', `${file}.back`),
-        ),
-      ])),
+      ...(await withBigFile((file) =>
+        measureInterleaved(3, {
+          'libvirt: copyTo 50 MiB': async () => machine.copyTo?.(file, '/root/big.bin'),
+          "libvirt: raw `ssh … 'cat > f' < file` 50 MiB (no scp in the guest)": () =>
+            execa('ssh', [...sshArgs(machine), 'cat > /root/big-ssh.bin'], { inputFile: file }),
+          'libvirt: copyFrom 50 MiB': async () =>
+            machine.copyFrom?.('/root/big.bin', `${file}.back`),
+          "libvirt: raw `ssh … 'cat f' > file` 50 MiB": () =>
+            execa('ssh', [...sshArgs(machine), 'cat /root/big-ssh.bin'], {
+              stdout: { file: `${file}.ssh` },
+            }),
+        }),
+      )),
     );
     await exec.call(machine, SERVE_8080);
     await machine.waitUntil(Wait.forHttp(8080, '/index.html'), { timeoutMs: 30_000 });

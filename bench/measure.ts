@@ -19,6 +19,26 @@ export async function measure(
   return { name, samples };
 }
 
+/**
+ * Runs each of `works` once per round, round after round, and records each one's wall times:
+ * copies beside the raw tool they are compared with see the same load on a busy host, where
+ * measuring one after the other lets a load spike land on one side only.
+ */
+export async function measureInterleaved(
+  runs: number,
+  works: Record<string, () => Promise<unknown>>,
+): Promise<Measurement[]> {
+  const rows = Object.keys(works).map((name) => ({ name, samples: [] as number[] }));
+  for (let i = 0; i < runs; i++) {
+    for (const row of rows) {
+      const started = performance.now();
+      await works[row.name]?.();
+      row.samples.push(performance.now() - started);
+    }
+  }
+  return rows;
+}
+
 /** Formats measurements as a table: runs, min, median, max in ms. */
 export function formatTable(rows: readonly Measurement[]): string {
   const stats = rows.map((row) => {

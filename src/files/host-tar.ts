@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-fs';
 import { InvalidSpecError } from '../core/errors.js';
 import { hostFileError } from './host-file-error.js';
+import { tarFsIo } from './tar-fs-io.js';
 
 /** Rejects a guest path that is not absolute or names the root itself. */
 export function checkGuestPath(guestPath: string, option = 'guestPath'): string {
@@ -38,6 +39,7 @@ export async function packHostPath(hostPath: string, guestPath: string): Promise
   const top = basename(hostPath);
   return pack(dirname(hostPath), {
     entries: [top],
+    fs: tarFsIo,
     umask: 0,
     map: (header) => {
       header.name = target + header.name.slice(top.length);
@@ -67,6 +69,7 @@ export async function extractToHost(tar: Readable, hostPath: string): Promise<vo
     await pipeline(
       tar,
       extract(staging, {
+        fs: tarFsIo,
         umask: 0,
         chown: false,
         map: (header) => {

@@ -25,6 +25,20 @@ export interface SshLink {
   serverIdent: string;
 }
 
+/**
+ * The OpenSSH client's cipher order. ssh2's own prefers AES-GCM on an AES-NI host and, as dropbear
+ * has no GCM, settles on aes128-ctr + hmac-sha2-256 there: a TCG guest then took 1.7× as long as
+ * with chacha20-poly1305 to take in 50 MiB.
+ */
+const OPENSSH_CIPHERS = [
+  'chacha20-poly1305@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+] as const;
+
 /** Opens an SSH connection authenticated by key; rejects with `CommandFailedError` or `TimeoutError`. */
 export function connectSsh(target: SshTarget, options: ConnectSshOptions = {}): Promise<SshLink> {
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -89,6 +103,7 @@ export function connectSsh(target: SshTarget, options: ConnectSshOptions = {}): 
       },
       // Throwaway machines get fresh host keys on every boot: there is nothing to pin.
       hostVerifier: () => true,
+      algorithms: { cipher: [...OPENSSH_CIPHERS] },
     });
   });
 }
