@@ -434,10 +434,18 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     const dir = join(this.#runDir, name);
     const { accelerator } = await this.options.accelerator(plan.boot.kernel, plan.signal);
     // Queued before the deadline starts: waiting for a slot is not the guest being slow.
-    const slot = await this.#slots.acquire(name, this.#capacity(plan, accelerator), {
-      signal: plan.signal,
-      queueTimeoutMs: QUEUE_TIMEOUT_MS,
-    });
+    const slot = await this.#slots
+      .acquire(name, this.#capacity(plan, accelerator), {
+        signal: plan.signal,
+        queueTimeoutMs: QUEUE_TIMEOUT_MS,
+      })
+      .catch((error: unknown) => {
+        // Aborted while queued is the same to the caller as aborted while booting.
+        if (plan.signal?.aborted && !(plan.signal.reason instanceof TimeoutError)) {
+          throw new AbortedError(`Provisioning ${name}`, plan.signal.reason);
+        }
+        throw error;
+      });
     const started = Date.now();
     const bootMs = Math.max(1, plan.timeoutMs - plan.spentMs);
     const deadline = AbortSignal.timeout(bootMs);
