@@ -52,6 +52,8 @@ export {
   WaitTimeoutError,
   WatchdogError,
 } from './core/errors.js';
+export type { LinkFault, MachineFault } from './core/faults.js';
+export { injectFault, injectLinkFault } from './core/faults.js';
 export type {
   CloneOptions,
   CommandOptions,
