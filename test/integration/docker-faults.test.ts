@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTestbedError } from '../../src/core/errors.js';
 import type { Machine } from '../../src/core/provider.js';
+import { runCommand } from '../../src/core/run-command.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
 import type { DockerNetwork } from '../../src/providers/docker/docker-network.js';
 import {
@@ -118,7 +119,10 @@ describe.skipIf(!available && !process.env.CI)('Docker faults on the real engine
     await a.start();
     await a.start();
     expect((await exec(a, 'cat /kept')).trim()).toBe('survives');
-    // The server did not survive the crash; started again, it answers on the (updated) port.
+    // The engine publishes the port anew on a start (a new host port): the handle follows it.
+    const published = await runCommand('docker', ['port', a.data.containerId, '8080/tcp']);
+    expect(published.stdout.trim()).toBe(`127.0.0.1:${a.endpoint(8080).port}`);
+    // The server did not survive the crash; started again, it answers on the updated port.
     await exec(a, SERVE);
     expect(await page(a, 5_000)).toBe('served\n');
     const ready = (await a.console.read()).match(/testbed-ready/g) ?? [];
