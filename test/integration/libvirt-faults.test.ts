@@ -90,6 +90,7 @@ describe.skipIf(!available && !process.env.CI)('libvirt faults (TCG)', () => {
 
   it('a paused VM answers nothing, and resumes with its state', async () => {
     await exec(a, 'echo before-pause > /root/state');
+    const sleeper = a.spawn(['sleep', '600']);
     expect(await firstBytes(a.ssh.port, 5_000)).toMatch(/^SSH-/);
     await a.pause();
     await a.pause();
@@ -100,6 +101,9 @@ describe.skipIf(!available && !process.env.CI)('libvirt faults (TCG)', () => {
     await a.resume();
     await a.resume();
     expect((await exec(a, 'cat /root/state')).trim()).toBe('before-pause');
+    // A command running across the pause is still running: resume keeps its connection.
+    expect(await exec(a, 'pidof sleep')).toMatch(/\d+/);
+    await sleeper.kill();
   });
 
   it('a disconnected member cannot be pinged, and is reachable again after connect', async () => {

@@ -49,6 +49,7 @@ export class LibvirtPowerControl {
       if (state === 'gone') throw this.#stopped(machine, 'resume()');
       if (state !== 'paused') return;
       await this.#virsh(machine, 'resume()', ['resume', machine.name], signal);
+      machine.session.retire();
     });
   }
 
@@ -189,7 +190,7 @@ export class LibvirtPowerControl {
     return join(machine.state.dir, 'domain.xml');
   }
 
-  /** Bounds `work`, and queues it behind the machine's previous operation. */
+  /** Queues `work` behind the machine's previous operation; the bound and the signal cover the wait too. */
   #run(
     machine: LibvirtMachine,
     operation: string,
@@ -197,20 +198,21 @@ export class LibvirtPowerControl {
     options: FaultOptions,
     work: (signal: AbortSignal) => Promise<void>,
   ): Promise<void> {
-    const previous = this.#queues.get(machine) ?? Promise.resolve();
-    const next = previous
-      .catch(() => undefined)
-      .then(() =>
-        boundedFault(
-          {
-            operation: `${operation} on ${machine.name}`,
-            defaultTimeoutMs,
-            fix: `Raise timeoutMs, or read the console (machine.console.tail()) for why ${machine.name} is slow.`,
-          },
-          options,
-          work,
-        ),
-      );
+    const previous = (this.#queues.get(machine) ?? Promise.resolve()).catch(() => undefined);
+    const next = boundedFault(
+      {
+        operation: `${operation} on ${machine.name}`,
+        defaultTimeoutMs,
+        fix: `Raise timeoutMs, or read the console (machine.console.tail()) for why ${machine.name} is slow.`,
+      },
+      options,
+      async (signal) => {
+        await previous;
+        signal.throwIfAborted();
+        await work(signal);
+      },
+    );
+    // A timed-out or aborted operation frees the queue at once: its virsh calls die with its signal.
     this.#queues.set(machine, next);
     return next;
   }
