@@ -392,7 +392,7 @@ export class QemuCannotReachError extends TestbedError {
   }
 }
 
-/** A fault operation (`pause`, `crash`, `disconnect`, ...) could not be done to a machine; names both. */
+/** A fault operation (`pause`, `crash`, `disconnect`, ...) failed, or a machine's fault state (paused, crashed) forbids an operation; names both. */
 export class FaultFailedError extends TestbedError {
   constructor(
     /** The machine the operation was for. */

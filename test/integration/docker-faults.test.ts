@@ -84,6 +84,9 @@ describe.skipIf(!available && !process.env.CI)('Docker faults on the real engine
     await a.pause();
     await a.pause();
     expect(await page(a, 1_500)).toBeUndefined();
+    const frozen = await rejection(a.exec('true'));
+    expect(isTestbedError(frozen, 'TESTBED_FAULT_FAILED'), String(frozen)).toBe(true);
+    expect(String(frozen)).toContain('resume()');
     await a.resume();
     await a.resume();
     expect(await page(a, 5_000)).toBe('served\n');

@@ -1,7 +1,12 @@
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import type { VmType } from '../../core/capabilities.js';
-import { AbortedError, InvalidSpecError, MachineGoneError } from '../../core/errors.js';
+import {
+  AbortedError,
+  FaultFailedError,
+  InvalidSpecError,
+  MachineGoneError,
+} from '../../core/errors.js';
 import type {
   CloneOptions,
   CommandOptions,
@@ -132,6 +137,17 @@ export class DockerMachine implements Machine {
     if (isNoSuchContainer(error))
       return new MachineGoneError(this.name, operation, { cause: error });
     if (!isNotRunning(error)) return error;
+    const paused = await this.#docker
+      .getContainer(this.data.containerId)
+      .inspect()
+      .then((info) => info.State.Paused)
+      .catch(() => false);
+    if (paused) {
+      return new FaultFailedError(this.name, operation, 'it is paused', {
+        cause: error,
+        fix: 'Call resume() first; a paused container runs nothing.',
+      });
+    }
     const state = await this.#docker
       .getContainer(this.data.containerId)
       .inspect()
