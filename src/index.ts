@@ -31,6 +31,7 @@ export {
   CommandFailedError,
   ConfigError,
   DuplicateProviderError,
+  FaultFailedError,
   FileTransferError,
   ImageBuildError,
   ImageNotFoundError,
@@ -39,6 +40,7 @@ export {
   isTestbedError,
   MachineGoneError,
   NoMatchingProviderError,
+  NotOnNetworkError,
   PortNotForwardedError,
   ProviderUnavailableError,
   ProvisionError,
@@ -50,6 +52,8 @@ export {
   WaitTimeoutError,
   WatchdogError,
 } from './core/errors.js';
+export type { LinkFault, MachineFault } from './core/faults.js';
+export { injectFault, injectLinkFault } from './core/faults.js';
 export type {
   CloneOptions,
   CommandOptions,
@@ -57,6 +61,7 @@ export type {
   ExecFunction,
   ExecOptions,
   ExecResult,
+  FaultOptions,
   FileSpec,
   Machine,
   MachineConsole,

@@ -22,6 +22,9 @@ export const SIMPLE_CAPABILITIES = [
   'WarmSnapshot',
   'FileTransfer',
   'PortForward',
+  'PauseResume',
+  'NetworkFaults',
+  'PowerControl',
 ] as const;
 
 /** A capability name that takes no argument, such as `SerialConsole`. */

@@ -22,7 +22,9 @@ export type TestbedErrorCode =
   | 'TESTBED_SSH_AUTH_REFUSED'
   | 'TESTBED_SNAPSHOT_GONE'
   | 'TESTBED_NO_SPACE'
-  | 'TESTBED_QEMU_CANNOT_REACH';
+  | 'TESTBED_QEMU_CANNOT_REACH'
+  | 'TESTBED_FAULT_FAILED'
+  | 'TESTBED_NOT_ON_NETWORK';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -387,6 +389,34 @@ export class QemuCannotReachError extends TestbedError {
     options: TestbedErrorOptions = {},
   ) {
     super('TESTBED_QEMU_CANNOT_REACH', message, options);
+  }
+}
+
+/** A fault operation (`pause`, `crash`, `disconnect`, ...) failed, or a machine's fault state (paused, crashed) forbids an operation; names both. */
+export class FaultFailedError extends TestbedError {
+  constructor(
+    /** The machine the operation was for. */
+    readonly machine: string,
+    /** The operation, e.g. `start()`. */
+    readonly operation: string,
+    reason: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_FAULT_FAILED', `Cannot ${operation} on ${machine}: ${reason}.`, options);
+  }
+}
+
+/** `network.disconnect(machine)` or `connect` for a machine that never joined that network. */
+export class NotOnNetworkError extends TestbedError {
+  constructor(
+    /** The machine. */
+    readonly machine: string,
+    /** The network's name. */
+    readonly network: string,
+  ) {
+    super('TESTBED_NOT_ON_NETWORK', `Machine ${machine} is not on network ${network}.`, {
+      fix: `Provision it with { networks: [network] } to join ${network}; only a link it has can be cut.`,
+    });
   }
 }
 

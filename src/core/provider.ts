@@ -160,12 +160,24 @@ export interface SshConnectionInfo {
   privateKey: string;
 }
 
+/** Options for the fault operations: `pause`, `resume`, `reboot`, `crash`, `start`, `disconnect`, `connect`. */
+export interface FaultOptions {
+  /** Upper bound on the operation, readiness included where it waits for it. Default 30 s; 180 s for `reboot` and `start`. */
+  timeoutMs?: number;
+  /** Aborts the operation (rejects with `AbortedError`). */
+  signal?: AbortSignal;
+}
+
 /** A network segment that machines of one provider can join to reach each other. */
 export interface MachineNetwork extends AsyncDisposable {
   /** Backend-level name of the network. */
   readonly name: string;
   /** Provider that created the network. */
   readonly providerId: string;
+  /** Cuts `machine`'s link to this network: no packet passes either way until `connect` (`NetworkFaults`); idempotent. */
+  disconnect?(machine: Machine, options?: FaultOptions): Promise<void>;
+  /** Restores a link that `disconnect` cut (`NetworkFaults`); idempotent. */
+  connect?(machine: Machine, options?: FaultOptions): Promise<void>;
   /** Removes the network; idempotent. */
   destroy(): Promise<void>;
 }
@@ -295,6 +307,16 @@ export interface Machine extends AsyncDisposable {
   clone?(options?: CloneOptions): Promise<Machine>;
   /** Saves the machine's state (`Snapshot`; with `{ memory: true }`, `WarmSnapshot`). */
   snapshot?(options?: SnapshotOptions): Promise<MachineSnapshot>;
+  /** Freezes the machine: its processes stop and it answers nothing until `resume` (`PauseResume`); idempotent. */
+  pause?(options?: FaultOptions): Promise<void>;
+  /** Lets a paused machine run on from where it stopped (`PauseResume`); idempotent. */
+  resume?(options?: FaultOptions): Promise<void>;
+  /** Restarts the machine (disk kept, memory lost) and resolves once it is ready again (`PowerControl`). */
+  reboot?(options?: FaultOptions): Promise<void>;
+  /** Cuts the machine's power: no shutdown, unflushed writes lost; `start` brings it back (`PowerControl`); idempotent. */
+  crash?(options?: FaultOptions): Promise<void>;
+  /** Boots a crashed machine again from its disk and resolves once it is ready (`PowerControl`); idempotent. */
+  start?(options?: FaultOptions): Promise<void>;
   /** Host-side paths worth keeping when a test fails (overlay, logs). */
   readonly artifacts?: Readonly<Record<string, string>>;
   /** Plain data from which `VmProvisioner.attach` rebuilds a handle in another process. */

@@ -8,6 +8,7 @@ import type {
   CommandOptions,
   Endpoint,
   ExecFunction,
+  FaultOptions,
   Machine,
   MachineConsole,
   MachineProcess,
@@ -56,6 +57,13 @@ interface PortForwardMembers {
   url(guestPort: number, path?: string, options?: { protocol?: string }): string;
 }
 
+/** The members `PowerControl` guarantees. */
+interface PowerControlMembers {
+  reboot(options?: FaultOptions): Promise<void>;
+  crash(options?: FaultOptions): Promise<void>;
+  start(options?: FaultOptions): Promise<void>;
+}
+
 /** The members `Snapshot` and `WarmSnapshot` guarantee: restores offer what their source offers. */
 interface SnapshotMembers<Needs extends readonly CapabilityInput[]> {
   snapshot(
@@ -67,7 +75,8 @@ interface SnapshotMembers<Needs extends readonly CapabilityInput[]> {
  * A `Machine` whose optional members are typed as present when `needs` guarantee them:
  * `SerialConsole` -> `console`, `SshAccess` -> `ssh`, `Exec` -> `exec` and `spawn`, `CloneVm` ->
  * `clone`, `Snapshot` and `WarmSnapshot` -> `snapshot`, `FileTransfer` -> `copyTo`, `copyFrom`, `writeFile`,
- * `readFile`, `PortForward` -> `endpoint`, `url`.
+ * `readFile`, `PortForward` -> `endpoint`, `url`, `PauseResume` -> `pause`, `resume`, `PowerControl` ->
+ * `reboot`, `crash`, `start`.
  */
 export type MachineWith<Needs extends readonly CapabilityInput[]> = MachineWithNames<
   NeedName<Needs[number]>,
@@ -97,4 +106,10 @@ type MachineWithNames<
   Guaranteed<N, 'Snapshot', SnapshotMembers<Needs>> &
   Guaranteed<N, 'WarmSnapshot', SnapshotMembers<Needs>> &
   Guaranteed<N, 'FileTransfer', FileTransferMembers> &
-  Guaranteed<N, 'PortForward', PortForwardMembers>;
+  Guaranteed<N, 'PortForward', PortForwardMembers> &
+  Guaranteed<
+    N,
+    'PauseResume',
+    { pause(options?: FaultOptions): Promise<void>; resume(options?: FaultOptions): Promise<void> }
+  > &
+  Guaranteed<N, 'PowerControl', PowerControlMembers>;

@@ -132,6 +132,19 @@ export class SshSession {
     this.#connections = [];
   }
 
+  /**
+   * Gives later commands a new connection while running ones finish on theirs. After a guest was
+   * frozen, its server still acts on channels opened for commands given up on meanwhile, and
+   * dropbear drops a connection where one of those exits while another command waits.
+   */
+  retire(): void {
+    for (const connection of this.#connections) {
+      connection.retired = true;
+      if (connection.channels === 0) connection.link?.client.end();
+    }
+    this.#connections = this.#connections.filter((c) => c.channels > 0);
+  }
+
   /** Closes every connection; commands still running reject with `MachineGoneError`. Idempotent. */
   close(): void {
     this.#closed = true;

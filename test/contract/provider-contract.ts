@@ -101,6 +101,12 @@ export async function testProvider(options: ProviderContractOptions): Promise<vo
       }
       expect(typeof machine.endpoint === 'function').toBe(offers('PortForward'));
       expect(typeof machine.url === 'function').toBe(offers('PortForward'));
+      for (const member of ['pause', 'resume'] as const) {
+        expect(typeof machine[member] === 'function', member).toBe(offers('PauseResume'));
+      }
+      for (const member of ['reboot', 'crash', 'start'] as const) {
+        expect(typeof machine[member] === 'function', member).toBe(offers('PowerControl'));
+      }
       expect(typeof machine.waitUntil).toBe('function');
     });
 

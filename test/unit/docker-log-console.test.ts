@@ -20,6 +20,19 @@ describe('LogConsole', () => {
     expect(await console.read()).toBe('booting\ntestbed-ready box\n');
   });
 
+  it('follows a new stream after the old one ended (a restarted container), keeping the old text', async () => {
+    const { source, console } = consoleOver();
+    source.end('first boot\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    const next = new PassThrough();
+    await console.follow(async () => next);
+    // The old stream's late end must not end the followed log.
+    source.destroy();
+    next.write('second boot\n');
+    await expect(console.waitFor('second boot', { timeoutMs: 1000 })).resolves.toBeTruthy();
+    expect(await console.read()).toBe('first boot\nsecond boot\n');
+  });
+
   it('matches a string literally', async () => {
     const { source, console } = consoleOver();
     source.write('a+b (x)\n');

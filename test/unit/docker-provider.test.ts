@@ -21,6 +21,9 @@ describe('DockerProvider discovery', () => {
       'Exec',
       'FileTransfer',
       'PortForward',
+      'PauseResume',
+      'NetworkFaults',
+      'PowerControl',
       'VmType(Container)',
     ]);
   });

@@ -1,13 +1,19 @@
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import type { VmType } from '../../core/capabilities.js';
-import { AbortedError, InvalidSpecError, MachineGoneError } from '../../core/errors.js';
+import {
+  AbortedError,
+  FaultFailedError,
+  InvalidSpecError,
+  MachineGoneError,
+} from '../../core/errors.js';
 import type {
   CloneOptions,
   CommandOptions,
   Endpoint,
   ExecOptions,
   ExecResult,
+  FaultOptions,
   Machine,
   MachineDescriptor,
   MachineProcess,
@@ -19,6 +25,7 @@ import type {
 import { extractToHost, packHostPath } from '../../files/host-tar.js';
 import { readSingleFile, singleFileTar } from '../../files/single-file-tar.js';
 import { waitUntil } from '../../wait/wait-until.js';
+import type { ContainerFaults, FaultTarget } from './container-faults.js';
 import { getTar, putTar, type TransferTarget } from './container-files.js';
 import { isNoSuchContainer, isNotRunning } from './docker-errors.js';
 import { type ExecStream, startExec } from './exec-stream.js';
@@ -48,6 +55,10 @@ export interface DockerMachineContext {
     name: string | undefined,
     signal?: AbortSignal,
   ): Promise<DockerMachine>;
+  /** Pauses, resumes, restarts, kills and starts containers (`PauseResume`, `PowerControl`). */
+  faults: ContainerFaults;
+  /** The log line that means the machine is ready, if it has one. */
+  readyLog(machine: DockerMachine): string | RegExp | undefined;
 }
 
 function isGone(error: unknown): boolean {
@@ -126,6 +137,17 @@ export class DockerMachine implements Machine {
     if (isNoSuchContainer(error))
       return new MachineGoneError(this.name, operation, { cause: error });
     if (!isNotRunning(error)) return error;
+    const paused = await this.#docker
+      .getContainer(this.data.containerId)
+      .inspect()
+      .then((info) => info.State.Paused)
+      .catch(() => false);
+    if (paused) {
+      return new FaultFailedError(this.name, operation, 'it is paused', {
+        cause: error,
+        fix: 'Call resume() first; a paused container runs nothing.',
+      });
+    }
     const state = await this.#docker
       .getContainer(this.data.containerId)
       .inspect()
@@ -261,6 +283,42 @@ export class DockerMachine implements Machine {
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */
   clone(options: CloneOptions = {}): Promise<DockerMachine> {
     return this.#guard('clone', () => this.context.cloneFrom(this, options.name, options.signal));
+  }
+
+  /** Freezes the container's processes (`docker pause`): it answers nothing until `resume()`; idempotent. */
+  pause(options?: FaultOptions): Promise<void> {
+    return this.#fault('pause()', (target) => this.context.faults.pause(target, options));
+  }
+
+  /** Thaws a paused container (`docker unpause`); idempotent. */
+  resume(options?: FaultOptions): Promise<void> {
+    return this.#fault('resume()', (target) => this.context.faults.resume(target, options));
+  }
+
+  /** Restarts the container (`docker restart`) and resolves once it is ready; published ports may change. */
+  reboot(options?: FaultOptions): Promise<void> {
+    return this.#fault('reboot()', (target) => this.context.faults.reboot(target, options));
+  }
+
+  /** Kills the container (SIGKILL); its filesystem stays for `start()`; idempotent. */
+  crash(options?: FaultOptions): Promise<void> {
+    return this.#fault('crash()', (target) => this.context.faults.crash(target, options));
+  }
+
+  /** Starts a crashed container again and resolves once it is ready; published ports may change; idempotent. */
+  start(options?: FaultOptions): Promise<void> {
+    return this.#fault('start()', (target) => this.context.faults.start(target, options));
+  }
+
+  async #fault(operation: string, work: (target: FaultTarget) => Promise<void>): Promise<void> {
+    if (this.#destroying) throw new MachineGoneError(this.name, operation);
+    await work({
+      name: this.name,
+      containerId: this.data.containerId,
+      ports: this.data.ports,
+      console: this.console,
+      readyLog: this.context.readyLog(this),
+    });
   }
 
   /** Plain data from which `attach` rebuilds a handle in another process. */

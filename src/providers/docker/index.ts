@@ -48,6 +48,9 @@ const CAPABILITIES = [
   'Exec',
   'FileTransfer',
   'PortForward',
+  'PauseResume',
+  'NetworkFaults',
+  'PowerControl',
   'VmType(Container)',
 ] as const;
 

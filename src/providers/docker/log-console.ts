@@ -22,16 +22,39 @@ export class LogConsole implements MachineConsole {
     readonly label: string,
   ) {
     this.#opened = open().then(
-      (source) => {
-        this.#source = source;
-        source.setEncoding('utf8');
-        source.on('data', (chunk: string) => this.#append(chunk));
-        source.once('end', () => this.#end());
-        source.once('close', () => this.#end());
-        source.once('error', () => this.#end());
-      },
+      (source) => this.#attach(source),
       () => this.#end(),
     );
+  }
+
+  #attach(source: Readable): void {
+    this.#source = source;
+    source.setEncoding('utf8');
+    // A source replaced by `follow` may still end late: only the current one ends the log.
+    const end = () => {
+      if (this.#source === source) this.#end();
+    };
+    source.on('data', (chunk: string) => this.#append(chunk));
+    source.once('end', end);
+    source.once('close', end);
+    source.once('error', end);
+  }
+
+  /**
+   * Follows the log anew from `open` once a stopped container started again (its old stream
+   * ended with it), keeping everything read so far.
+   */
+  async follow(open: () => Promise<Readable>): Promise<void> {
+    await this.#opened;
+    const previous = this.#source;
+    this.#source = undefined;
+    previous?.destroy();
+    this.#ended = false;
+    try {
+      this.#attach(await open());
+    } catch {
+      this.#end();
+    }
   }
 
   #append(chunk: string): void {

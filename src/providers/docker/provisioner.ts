@@ -17,6 +17,7 @@ import type {
 import { type RunContext, shortId } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
 import { endedLogTail, exitCodeOf } from './container-exit.js';
+import { ContainerFaults } from './container-faults.js';
 import {
   DockerMachine,
   type DockerMachineData,
@@ -98,9 +99,11 @@ function summary(error: unknown): string {
 export class DockerProvisioner implements VmProvisioner {
   readonly #specs = new WeakMap<DockerMachine, DockerSpec>();
   readonly #run: RunContext;
+  readonly #faults: ContainerFaults;
 
   constructor(private readonly options: DockerProvisionerOptions) {
     this.#run = options.run;
+    this.#faults = new ContainerFaults(options.client);
   }
 
   get #docker() {
@@ -266,6 +269,8 @@ export class DockerProvisioner implements VmProvisioner {
     const machine = new DockerMachine(name, data, console, true, {
       client,
       cloneFrom: (source, cloneName, cloneSignal) => this.#clone(source, cloneName, cloneSignal),
+      faults: this.#faults,
+      readyLog: (m) => this.#specs.get(m)?.readyLog,
     });
     if (spec.waitFor?.length) {
       // Leave the wait time to fail with its own error (last attempt, log tail) before the deadline does.
@@ -364,6 +369,8 @@ export class DockerProvisioner implements VmProvisioner {
     return new DockerMachine(descriptor.name, data, console, false, {
       client,
       cloneFrom: (source, cloneName, signal) => this.#clone(source, cloneName, signal),
+      faults: this.#faults,
+      readyLog: () => undefined,
     });
   }
 

@@ -59,6 +59,9 @@ const CAPABILITIES = [
   'WarmSnapshot',
   'FileTransfer',
   'PortForward',
+  'PauseResume',
+  'NetworkFaults',
+  'PowerControl',
   'VmType(FullVirt)',
 ] as const;
 

@@ -9,6 +9,7 @@ import type {
   Endpoint,
   ExecOptions,
   ExecResult,
+  FaultOptions,
   Machine,
   MachineDescriptor,
   MachineProcess,
@@ -23,6 +24,7 @@ import type {
 import { SshFileTransfer } from '../../ssh/ssh-file-transfer.js';
 import { SshSession } from '../../ssh/ssh-session.js';
 import { waitUntil } from '../../wait/wait-until.js';
+import type { LibvirtPowerControl } from './power-control.js';
 import { SerialConsole } from './serial-console.js';
 
 /** Where a machine's pieces are on the host; also the data of its descriptor. */
@@ -67,6 +69,8 @@ export interface MachineLifecycle {
   snapshot(source: LibvirtMachine, options: SnapshotOptions): Promise<MachineSnapshot>;
   /** Stops the domain and removes the machine's files (but what `keepArtifacts` keeps). */
   destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void>;
+  /** Pauses, resumes, reboots, crashes and starts machines (`PauseResume`, `PowerControl`). */
+  readonly power: LibvirtPowerControl;
 }
 
 /**
@@ -183,6 +187,31 @@ export class LibvirtMachine implements Machine {
     return this.#owner('snapshot()').snapshot(this, options);
   }
 
+  /** Freezes the guest (`virsh suspend`): it answers nothing until `resume()`; idempotent. */
+  async pause(options?: FaultOptions): Promise<void> {
+    return this.#power('pause()').pause(this, options);
+  }
+
+  /** Lets a paused guest run on (`virsh resume`); idempotent. */
+  async resume(options?: FaultOptions): Promise<void> {
+    return this.#power('resume()').resume(this, options);
+  }
+
+  /** Syncs, resets the guest and resolves once it is ready again (console line, SSH). */
+  async reboot(options?: FaultOptions): Promise<void> {
+    return this.#power('reboot()').reboot(this, options);
+  }
+
+  /** Cuts the power (`virsh destroy`): unsynced writes are lost; `start()` boots it again; idempotent. */
+  async crash(options?: FaultOptions): Promise<void> {
+    return this.#power('crash()').crash(this, options);
+  }
+
+  /** Boots a crashed machine from its disk, same ports, and resolves once it is ready; idempotent. */
+  async start(options?: FaultOptions): Promise<void> {
+    return this.#power('start()').start(this, options);
+  }
+
   /** Plain data from which `attach()` rebuilds a handle in another process. */
   describe(): MachineDescriptor {
     return {
@@ -221,6 +250,16 @@ export class LibvirtMachine implements Machine {
   /** Same as `destroy()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.destroy();
+  }
+
+  #power(operation: string): LibvirtPowerControl {
+    if (this.#destroying) throw new MachineGoneError(this.name, operation);
+    if (!this.lifecycle) {
+      throw new UnsupportedOperationError(`${operation} on ${this.name}`, this.providerId, {
+        fix: 'Inject faults from the process that provisioned the machine (an attached handle only connects).',
+      });
+    }
+    return this.lifecycle.power;
   }
 
   #owner(operation: string): MachineLifecycle {

@@ -47,7 +47,9 @@ import {
   type LibvirtMachineState,
   type MachineLifecycle,
 } from './libvirt-machine.js';
+import { setLink } from './link-faults.js';
 import { buildNetworkXml } from './network-xml.js';
+import { LibvirtPowerControl } from './power-control.js';
 import { createOverlay, hasBootSector, virtualSizeOf } from './qemu-img.js';
 import { ensureRunDirectory } from './run-directory.js';
 import { createSerialLogFile } from './serial-log-file.js';
@@ -171,8 +173,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   readonly #slots: BootSlots;
   readonly #bootable = new Set<string>();
   readonly #warm: WarmSnapshots;
+  /** Pause, resume, reboot, crash and start of this provisioner's machines. */
+  readonly power: LibvirtPowerControl;
 
   constructor(private readonly options: LibvirtProvisionerOptions) {
+    this.power = new LibvirtPowerControl(options.virsh);
     this.#runDir = join(options.config.stateDir, options.run.runId);
     this.#slots = new BootSlots(join(options.config.stateDir, '.boot-queue'));
     this.#warm = new WarmSnapshots({
@@ -288,7 +293,14 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       destroying ??= teardownNetwork(virsh, name);
       return destroying;
     };
-    return { name, providerId: 'libvirt', destroy, [Symbol.asyncDispose]: destroy };
+    return {
+      name,
+      providerId: 'libvirt',
+      destroy,
+      disconnect: (machine, options) => setLink(virsh, name, machine, 'down', options),
+      connect: (machine, options) => setLink(virsh, name, machine, 'up', options),
+      [Symbol.asyncDispose]: destroy,
+    };
   }
 
   /** Boots a clone on an overlay of the source's disk as it is now. */
