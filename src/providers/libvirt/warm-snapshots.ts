@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, chmod, copyFile, mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { TestbedConfig } from '../../core/config.js';
 import {
   AbortedError,
@@ -50,6 +50,8 @@ const SAVE_TIMEOUT_MS = 120_000;
 const SAVE_MARGIN_BYTES = 64 * 1024 ** 2;
 const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
 const PORT_ATTEMPTS = 5;
+/** The template's console up to the save, in the snapshot's directory. */
+const CONSOLE_LOG = 'console.log';
 /** A guest clock set this late is re-set over the then open connection. */
 const CLOCK_SLACK_MS = 500;
 /** A fresh connection to a guest that just resumed may be refused for a moment. */
@@ -177,6 +179,10 @@ export class WarmSnapshots {
         ...(signal ? { signal } : {}),
       });
       image = await readSaveImage(saveFile);
+      // The console as it was at the save: every restore's log starts with it (boot, readiness).
+      await copyFile(source.state.serialLog, join(dir, CONSOLE_LOG)).catch(() =>
+        writeFile(join(dir, CONSOLE_LOG), ''),
+      );
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw this.#explain(error, `Snapshotting ${source.name}`, signal);
@@ -319,6 +325,14 @@ export class WarmSnapshots {
         ssh: { ...template.ssh, privateKeyPath: keys.privateKeyPath, port: 0 },
         ports: {},
       };
+      // Waits for a console line and a failed test's console tail see the template's boot, then
+      // where this machine took over.
+      await copyFile(join(dirname(saveFile), CONSOLE_LOG), state.serialLog);
+      await appendFile(
+        state.serialLog,
+        `\n[testbed] ${name} continues from ${basename(dirname(saveFile))} here; the lines above are its template's.\n`,
+      );
+      await chmod(state.serialLog, 0o644);
       for (let attempt = 1; ; attempt++) {
         state.ssh.port = await choosePort();
         state.ports = {};
