@@ -6,8 +6,8 @@ import { create } from 'xmlbuilder2';
 import { CommandFailedError } from '../../core/errors.js';
 import type { RunContext } from '../../core/run-context.js';
 import { shortId } from '../../core/run-context.js';
+import { createReadableFile } from './readable-file.js';
 import { SerialConsole } from './serial-console.js';
-import { createSerialLogFile } from './serial-log-file.js';
 import { teardownDomain } from './teardown.js';
 import { appendTestbedMetadata } from './testbed-metadata.js';
 import type { Virsh } from './virsh.js';
@@ -138,7 +138,7 @@ function probeDomainXml(name: string, kernel: string, log: string, run?: RunCont
   os.ele('kernel').txt(kernel);
   os.ele('cmdline').txt('console=ttyS0 panic=-1');
   const devices = root.ele('devices');
-  // append: without it libvirtd replaces the file with one of root's, mode 0600 (see serial-log-file.ts).
+  // append: without it libvirtd replaces the file with one of root's, mode 0600 (see readable-file.ts).
   devices.ele('serial', { type: 'file' }).ele('source', { path: log, append: 'on' });
   devices.ele('memballoon', { model: 'none' });
   return root.end({ headless: true });
@@ -153,7 +153,7 @@ async function bootsUnderKvm(options: AcceleratorProbeOptions, kernel: string): 
   const xmlPath = join(dir, 'probe.xml');
   const signal = options.signal ? { signal: options.signal } : {};
   try {
-    await createSerialLogFile(log);
+    await createReadableFile(log);
     await writeFile(xmlPath, probeDomainXml(name, kernel, log, options.run));
     await options.virsh.call(['create', xmlPath], { timeoutMs: 30_000, ...signal });
     try {

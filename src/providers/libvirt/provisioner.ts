@@ -51,8 +51,8 @@ import { setLink } from './link-faults.js';
 import { buildNetworkXml } from './network-xml.js';
 import { LibvirtPowerControl } from './power-control.js';
 import { createOverlay, hasBootSector, virtualSizeOf } from './qemu-img.js';
+import { createReadableFile } from './readable-file.js';
 import { ensureRunDirectory } from './run-directory.js';
-import { createSerialLogFile } from './serial-log-file.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
 import type { Virsh } from './virsh.js';
 import { parseVmSpec } from './vm-spec.js';
@@ -495,7 +495,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       });
       signal.throwIfAborted();
       const serialLog = join(dir, 'serial.log');
-      await createSerialLogFile(serialLog);
+      await createReadableFile(serialLog);
       const xmlPath = join(dir, 'domain.xml');
       let sshPort = 0;
       let forwards: { guest: number; host: number }[] = [];

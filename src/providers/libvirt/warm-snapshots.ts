@@ -24,6 +24,7 @@ import {
   type MachineLifecycle,
 } from './libvirt-machine.js';
 import { createOverlay } from './qemu-img.js';
+import { createReadableFile } from './readable-file.js';
 import { ensureRunDirectory } from './run-directory.js';
 import { readSaveImage, type SaveImage, writeRetargetedSaveImage } from './save-image.js';
 import { retargetSavedDomainXml } from './saved-domain-xml.js';
@@ -174,6 +175,9 @@ export class WarmSnapshots {
       const needed = source.state.memoryMiB * 1024 ** 2 + SAVE_MARGIN_BYTES;
       await checkFreeSpace(dir, needed, `save the memory of ${source.name}`);
       source.session.disconnect();
+      // Made by us, so it stays ours: one libvirtd creates on qemu:///system is root's, mode 0600,
+      // and a non-root user could not read its own snapshot back.
+      await createReadableFile(saveFile);
       await virsh.call(['save', source.name, saveFile, '--running'], {
         timeoutMs: SAVE_TIMEOUT_MS,
         ...(signal ? { signal } : {}),
