@@ -9,24 +9,15 @@ import type { Machine, MachineSnapshot, VmProvisioner } from '../../src/core/pro
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
 import { LibvirtProvider } from '../../src/providers/libvirt/index.js';
 import type { LibvirtMachine } from '../../src/providers/libvirt/libvirt-machine.js';
+import { domainNames, execOk } from './support/libvirt-checks.js';
 
 const config = loadConfig();
 const provider = new LibvirtProvider({ config });
 const available = await provider.isAvailable();
 
-function domains(): string[] {
-  return execFileSync('virsh', ['-q', '-c', config.libvirtUri, 'list', '--all', '--name'], {
-    encoding: 'utf8',
-  })
-    .split('\n')
-    .filter(Boolean);
-}
+const domains = () => domainNames(config.libvirtUri);
 
-async function exec(machine: Machine, command: string): Promise<string> {
-  const result = await machine.exec?.(command, { timeoutMs: 60_000 });
-  expect(result?.exitCode, `${command}: ${result?.stderr}`).toBe(0);
-  return result?.stdout ?? '';
-}
+const exec = execOk;
 
 describe.skipIf(!available && !process.env.CI)('warm snapshots of libvirt VMs (TCG)', () => {
   let run: RunContext;
