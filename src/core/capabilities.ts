@@ -25,6 +25,7 @@ export const SIMPLE_CAPABILITIES = [
   'PauseResume',
   'NetworkFaults',
   'PowerControl',
+  'SharedBridge',
 ] as const;
 
 /** A capability name that takes no argument, such as `SerialConsole`. */

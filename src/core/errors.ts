@@ -24,7 +24,10 @@ export type TestbedErrorCode =
   | 'TESTBED_NO_SPACE'
   | 'TESTBED_QEMU_CANNOT_REACH'
   | 'TESTBED_FAULT_FAILED'
-  | 'TESTBED_NOT_ON_NETWORK';
+  | 'TESTBED_NOT_ON_NETWORK'
+  | 'TESTBED_SUBNET_TAKEN'
+  | 'TESTBED_INVALID_TOPOLOGY'
+  | 'TESTBED_MIXED_NETWORK_UNSUPPORTED';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -423,4 +426,71 @@ export class NotOnNetworkError extends TestbedError {
 /** True when `error` is a testbed error, optionally with the given code. */
 export function isTestbedError(error: unknown, code?: TestbedErrorCode): error is TestbedError {
   return error instanceof TestbedError && (code === undefined || error.code === code);
+}
+
+/** A network's subnet overlaps one the backend already uses; the caller may pick another. */
+export class SubnetTakenError extends TestbedError {
+  constructor(
+    readonly subnet: string,
+    providerId: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super(
+      'TESTBED_SUBNET_TAKEN',
+      `Provider '${providerId}' already has a network overlapping subnet ${subnet}.`,
+      {
+        fix: 'Pick another subnet (topologies do so by themselves), or remove the network that uses it.',
+        ...options,
+      },
+    );
+  }
+}
+
+/** A declared topology is inconsistent: every problem is listed. */
+export class TopologyError extends TestbedError {
+  constructor(
+    readonly problems: readonly ValidationProblem[],
+    options: TestbedErrorOptions = {},
+  ) {
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    super(
+      'TESTBED_INVALID_TOPOLOGY',
+      `Invalid topology (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      options,
+    );
+  }
+}
+
+/** A network joins machines of providers that cannot share one segment on this host. */
+export class MixedNetworkError extends TestbedError {
+  constructor(
+    readonly network: string,
+    readonly members: Readonly<Record<string, string>>,
+    options: TestbedErrorOptions = {},
+  ) {
+    const who = Object.entries(members)
+      .map(([member, provider]) => `${member} (${provider})`)
+      .join(', ');
+    super(
+      'TESTBED_MIXED_NETWORK_UNSUPPORTED',
+      `Network '${network}' joins machines of different providers: ${who}, and not all of them offer SharedBridge.`,
+      options,
+    );
+  }
+}
+
+/** Some members of a topology have needs no provider meets; each is named with its own reason. */
+export class UnmetMembersError extends TestbedError {
+  constructor(
+    /** Each unmet member's error, by member name. */
+    readonly members: Readonly<Record<string, NoMatchingProviderError>>,
+  ) {
+    const lines = Object.entries(members).map(
+      ([member, error]) =>
+        `machines.${member}: ${error.message.split('\n  Fix: ')[0]?.replaceAll('\n', '\n  ')}`,
+    );
+    super('TESTBED_NO_MATCHING_PROVIDER', `No provider serves ${lines.join('\n')}`, {
+      fix: 'Apply a fix above, drop the needs no provider offers, or run `npx testbed doctor` for details.',
+    });
+  }
 }

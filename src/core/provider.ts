@@ -178,8 +178,34 @@ export interface MachineNetwork extends AsyncDisposable {
   disconnect?(machine: Machine, options?: FaultOptions): Promise<void>;
   /** Restores a link that `disconnect` cut (`NetworkFaults`); idempotent. */
   connect?(machine: Machine, options?: FaultOptions): Promise<void>;
+  /** The Linux bridge of this host that carries the segment, which other providers' networks can join (`SharedBridge`). */
+  readonly bridge?: string;
+  /** The IPv4 subnet (CIDR) machines on it take addresses from, when one was asked for. */
+  readonly subnet?: string;
   /** Removes the network; idempotent. */
   destroy(): Promise<void>;
+}
+
+/** Options of `VmProvisioner.createNetwork`. */
+export interface NetworkOptions {
+  /** Name hint; the provider adds a unique suffix. */
+  name?: string;
+  /** IPv4 subnet in CIDR form (`10.213.7.0/24`) for the static addresses of `NetworkAttachment`s. */
+  subnet?: string;
+  /** Put the segment on that network's Linux bridge, so machines of both providers share it (`SharedBridge`). */
+  join?: MachineNetwork;
+  /** Aborts creating the network; whatever was created is removed. */
+  signal?: AbortSignal;
+}
+
+/** A machine's place on a network: a static address and names, where the plain network form gets neither. */
+export interface NetworkAttachment {
+  /** The network to join. */
+  network: MachineNetwork;
+  /** Static IPv4 address with prefix length (`10.213.7.11/24`), inside the network's subnet. */
+  address?: string;
+  /** Names other machines on the network reach this one by (Docker's DNS; VMs read `hosts`). */
+  aliases?: readonly string[];
 }
 
 /** Options every provider understands when provisioning a machine. */
@@ -194,8 +220,10 @@ export interface MachineSpec {
   vcpus?: number;
   /** Hostname inside the machine. */
   hostname?: string;
-  /** Networks to join in addition to the default host-reachable one. */
-  networks?: MachineNetwork[];
+  /** Networks to join in addition to the default host-reachable one, each plain or with a static address. */
+  networks?: readonly (MachineNetwork | NetworkAttachment)[];
+  /** Extra lines of the guest's `/etc/hosts`: name → IPv4 address (Docker's `--add-host`). */
+  hosts?: Readonly<Record<string, string>>;
   /** Upper bound on provisioning, readiness included. */
   timeoutMs?: number;
   /** Guest TCP ports forwarded to free ports on 127.0.0.1 (`PortForward`). */
@@ -236,7 +264,7 @@ export interface RestoreOptions extends CloneOptions {
   /** Hostname the new guest takes. Default: a fresh `tb-<id>`, as a cold boot gets. */
   hostname?: string;
   /** Isolated networks the new machine joins, each on a NIC of its own (attached after a warm restore). */
-  networks?: MachineNetwork[];
+  networks?: readonly MachineNetwork[];
 }
 
 /** A saved machine state that new machines can start from. */
@@ -335,7 +363,7 @@ export interface VmProvisioner {
    */
   attach(descriptor: MachineDescriptor): Promise<Machine>;
   /** Creates an isolated network segment (`NetworkOverlay`). */
-  createNetwork?(options?: { name?: string; signal?: AbortSignal }): Promise<MachineNetwork>;
+  createNetwork?(options?: NetworkOptions): Promise<MachineNetwork>;
 }
 
 /** Options a registry passes to `createProvisioner`. */

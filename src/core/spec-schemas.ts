@@ -95,3 +95,29 @@ export const deploySpecShape = {
   files: fileSpecsSchema.optional(),
   waitFor: waitForSchema.optional(),
 };
+
+/** A dotted-quad IPv4 address. */
+export const IPV4_ADDRESS = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
+const HOST_NAME =
+  /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/** `hosts`: extra `/etc/hosts` lines, name → IPv4 address. */
+export const hostsSchema = z
+  .record(
+    z.string().regex(HOST_NAME, 'must be a hostname'),
+    z.string().regex(IPV4_ADDRESS, 'must be an IPv4 address such as 10.213.7.12'),
+  )
+  .optional();
+
+/** A static address with its prefix length, `10.213.7.11/24`. */
+export const ipv4CidrSchema = z.string().refine((value) => {
+  const [address, prefix, ...rest] = value.split('/');
+  return (
+    rest.length === 0 &&
+    IPV4_ADDRESS.test(address ?? '') &&
+    /^\d+$/.test(prefix ?? '') &&
+    Number(prefix) >= 8 &&
+    Number(prefix) <= 30
+  );
+}, 'must be an IPv4 address with a prefix length, such as 10.213.7.11/24');

@@ -10,8 +10,8 @@ export class DestroyQueue {
   readonly #pending = new Set<Promise<void>>();
   readonly #failures: string[] = [];
 
-  /** Starts destroying `machine` and returns at once; a failure is kept for `drain()`. */
-  add(machine: Machine): void {
+  /** Starts destroying `machine` (or a topology) and returns at once; a failure is kept for `drain()`. */
+  add(machine: Pick<Machine, 'name' | 'destroy'>): void {
     const done = destroyQuietly(machine, {
       report: (message) => this.#failures.push(message),
     }).then(() => {

@@ -6,7 +6,7 @@ export type Report = (message: string) => void;
 
 /** Destroys a machine; a failure is reported and returned, never thrown, so later cleanups still run. */
 export async function destroyQuietly(
-  machine: Machine,
+  machine: Pick<Machine, 'name' | 'destroy'>,
   options: { keepArtifacts?: boolean; report?: Report } = {},
 ): Promise<Error | undefined> {
   try {

@@ -1,7 +1,20 @@
 import { parseNeeds, type VmCapability } from '../core/capabilities.js';
 import { loadConfig } from '../core/config.js';
-import { ConfigError, ProvisionError, UnsupportedOperationError } from '../core/errors.js';
-import type { Machine, MachineSnapshot, MachineSpec } from '../core/provider.js';
+import {
+  ConfigError,
+  type MixedNetworkError,
+  type NoMatchingProviderError,
+  ProvisionError,
+  UnmetMembersError,
+  UnsupportedOperationError,
+} from '../core/errors.js';
+import type {
+  Machine,
+  MachineNetwork,
+  MachineSnapshot,
+  MachineSpec,
+  NetworkOptions,
+} from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { createRunContext, isOwnerAlive } from '../core/run-context.js';
 import { applyFileSpecs } from '../files/apply-file-specs.js';
@@ -16,12 +29,19 @@ import { type Selected, selectProvider } from './select-provider.js';
 import { ownTemplates, sharedTemplates, type TemplateLease } from './template-lease.js';
 import { templateSpec } from './template-spec.js';
 import { toCandidates } from './to-candidates.js';
+import { provisionTopology, type Topology } from './topology.js';
+import { checkMixedNetworks, checkTopology, type TopologyDeclaration } from './topology-plan.js';
 import { untilAborted } from './until-aborted.js';
 
 /** A run-scoped machine as a test sees it: a handle, or why there is none. */
 export type RunMachineLookup =
   | { available: true; machine: Machine }
   | { available: false; reason: string };
+
+/** The provider of each member of a topology, or why the topology cannot be provisioned here. */
+export type TopologySelection =
+  | { providerOf: Record<string, string> }
+  | { error: UnmetMembersError | MixedNetworkError };
 
 /** Options of `MachineSource.provisionForTest`. */
 export interface TestMachineOptions {
@@ -137,7 +157,10 @@ export class MachineSource {
     spec: MachineSpec = {},
     options: TestMachineOptions = {},
   ): Promise<TestMachine> {
-    const warm = (options.warm ?? this.snapshot.warm) && this.#offersWarmSnapshot(providerId);
+    // A restore joins plain networks only: static addresses and hosts lines are set at boot.
+    const plain = (spec.networks ?? []).every((n) => !('network' in n)) && !spec.hosts;
+    const warm =
+      (options.warm ?? this.snapshot.warm) && plain && this.#offersWarmSnapshot(providerId);
     if (!warm) {
       return {
         machine: await this.provision(providerId, spec, options.signal),
@@ -158,7 +181,7 @@ export class MachineSource {
       ...(spec.name !== undefined ? { name: spec.name } : {}),
       ...(signal ? { signal } : {}),
       ...(bound !== undefined ? { timeoutMs: bound } : {}),
-      ...(spec.networks ? { networks: spec.networks } : {}),
+      ...(spec.networks ? { networks: spec.networks as readonly MachineNetwork[] } : {}),
       ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
     });
     try {
@@ -184,8 +207,63 @@ export class MachineSource {
     return { machine, start };
   }
 
+  /** Creates a network on `providerId` for a topology (`NetworkOverlay`). */
+  async createNetwork(providerId: string, options: NetworkOptions): Promise<MachineNetwork> {
+    this.#assertOwnerAlive();
+    const provisioner = await this.#pool.get(providerId);
+    if (!provisioner.createNetwork) {
+      throw new UnsupportedOperationError('networks (NetworkOverlay)', providerId, {
+        fix: "Add 'NetworkOverlay' to the needs of the members on this network.",
+      });
+    }
+    return provisioner.createNetwork(options);
+  }
+
+  /**
+   * Picks a provider for each member of a topology: the member's own needs, plus `NetworkOverlay`
+   * for members of a network. Unmet needs name every unmet member; a network over providers that
+   * cannot share a segment is an error too. Nothing is created.
+   */
+  selectTopology(declaration: TopologyDeclaration): TopologySelection {
+    checkTopology(declaration);
+    const networked = new Set(Object.values(declaration.networks ?? {}).flat());
+    const providerOf: Record<string, string> = {};
+    const unmet: Record<string, NoMatchingProviderError> = {};
+    for (const [member, { needs }] of Object.entries(declaration.machines)) {
+      const all = networked.has(member) ? [...needs, 'NetworkOverlay'] : needs;
+      const selected = this.select(all);
+      if ('error' in selected) unmet[member] = selected.error;
+      else providerOf[member] = selected.providerId;
+    }
+    if (Object.keys(unmet).length > 0) return { error: new UnmetMembersError(unmet) };
+    const mixed = checkMixedNetworks(
+      declaration.networks ?? {},
+      providerOf,
+      (id) => this.snapshot.candidates.find((c) => c.id === id)?.capabilities ?? [],
+    );
+    return mixed ? { error: mixed } : { providerOf };
+  }
+
+  /** Provisions a topology on the providers `selectTopology` chose (see `provisionTopology`). */
+  provisionTopology(
+    declaration: TopologyDeclaration,
+    providerOf: Readonly<Record<string, string>>,
+    signal?: AbortSignal,
+  ): Promise<Topology> {
+    return provisionTopology(
+      declaration,
+      providerOf,
+      {
+        provision: (providerId, spec, memberSignal) =>
+          this.provision(providerId, spec, memberSignal),
+        createNetwork: (providerId, options) => this.createNetwork(providerId, options),
+      },
+      signal ? { signal } : {},
+    );
+  }
+
   /** Destroys a test's machine in the background; `release()` waits for it and reports a failure. */
-  destroyLater(machine: Machine): void {
+  destroyLater(machine: Pick<Machine, 'name' | 'destroy'>): void {
     this.#destroying.add(machine);
   }
 

@@ -3,6 +3,8 @@ export { collectDiagnostics, formatDiagnostics } from '../harness/failure-diagno
 export type { MachineStart } from '../harness/machine-start.js';
 export type { MachineWith } from '../harness/machine-with.js';
 export type { RunMachineEntry, RunSnapshot } from '../harness/run-snapshot.js';
+export type { Topology, TopologyNetwork } from '../harness/topology.js';
+export type { TopologyDeclaration, TopologyMember } from '../harness/topology-plan.js';
 // Everything a config needs, which testbed/vitest/plugin offers without Vitest's runtime.
 export * from './plugin.js';
 export type {
@@ -13,3 +15,4 @@ export type {
   TestbedTestOptions,
 } from './testbed-test.js';
 export { testbedTest } from './testbed-test.js';
+export type { TopologyFixtures, TopologyTestOptions } from './topology-test.js';

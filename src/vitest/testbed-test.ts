@@ -10,9 +10,11 @@ import type { MachineStart } from '../harness/machine-start.js';
 import type { MachineWith } from '../harness/machine-with.js';
 import { provisionBudget } from '../harness/provision-budget.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
+import type { TopologyMember } from '../harness/topology-plan.js';
 import './provided-context.js';
 import { ScopeStore } from './scope-store.js';
 import { checkTestOptions, type SCOPES } from './test-options-schema.js';
+import { type TopologyFixtures, type TopologyTestOptions, topologyTest } from './topology-test.js';
 
 /** How long a machine lives: one test, one file, or one worker process. */
 export type MachineScope = (typeof SCOPES)[number];
@@ -100,6 +102,23 @@ async function recordFailure(task: Task, machine: Machine, keep: boolean): Promi
  * nothing is created for it.
  */
 export function testbedTest<const Needs extends readonly CapabilityInput[]>(
+  options: TestbedTestOptions<Needs>,
+): TestAPI<TestbedFixtures<Needs>>;
+/**
+ * A Vitest `test` whose context has `machines` (each member typed by its own needs) and
+ * `networks`: the members are provisioned in parallel, each on its networks with an address and
+ * the others' names in its `/etc/hosts`, and destroyed together (see `TopologyTestOptions`).
+ */
+export function testbedTest<
+  const Machines extends Readonly<Record<string, TopologyMember>>,
+  const Networks extends Readonly<Record<string, readonly (keyof Machines & string)[]>>,
+>(options: TopologyTestOptions<Machines, Networks>): TestAPI<TopologyFixtures<Machines, Networks>>;
+export function testbedTest(options: object): unknown {
+  if ('machines' in options) return topologyTest(options as TopologyTestOptions<never, never>);
+  return machineTest(options as TestbedTestOptions<readonly CapabilityInput[]>);
+}
+
+function machineTest<const Needs extends readonly CapabilityInput[]>(
   options: TestbedTestOptions<Needs>,
 ): TestAPI<TestbedFixtures<Needs>> {
   parseNeeds(options.needs);

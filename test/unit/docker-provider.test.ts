@@ -24,6 +24,7 @@ describe('DockerProvider discovery', () => {
       'PauseResume',
       'NetworkFaults',
       'PowerControl',
+      'SharedBridge',
       'VmType(Container)',
     ]);
   });

@@ -45,6 +45,7 @@ describe('parseDockerSpec', () => {
     };
     expect(parseDockerSpec(spec)).toEqual({
       ...spec,
+      networks: [{ network: spec.networks[0], aliases: [] }],
       ports: [{ guest: 80 }, { guest: 8080, host: 18080 }],
     });
     expect(parseDockerSpec({ waitFor: Wait.forPort(80) }).waitFor).toHaveLength(1);
@@ -76,6 +77,23 @@ describe('parseDockerSpec', () => {
       path: 'prots',
       message: expect.stringContaining("did you mean 'ports'?"),
     });
+  });
+
+  it('takes a network with a static address and aliases, and hosts lines', () => {
+    const lan = network('docker');
+    const parsed = parseDockerSpec({
+      networks: [{ network: lan, address: '10.213.7.11/24', aliases: ['db'] }],
+      hosts: { app: '10.213.7.12' },
+    });
+    expect(parsed.networks).toEqual([{ network: lan, address: '10.213.7.11', aliases: ['db'] }]);
+    expect(parsed.hosts).toEqual({ app: '10.213.7.12' });
+    const found = problems({
+      networks: [{ network: lan, address: '10.213.7.300/24' }],
+      hosts: { app: 'nowhere' },
+    });
+    const text = found.map((p) => `${p.path}: ${p.message}`).join('\n');
+    expect(text).toMatch(/networks\[0\].*IPv4 address with a prefix length/);
+    expect(text).toMatch(/hosts.*must be an IPv4 address/);
   });
 
   it('rejects networks of another provider or that are not networks', () => {

@@ -54,7 +54,16 @@ describe('parseVmSpec', () => {
     const network = { name: 'testbed-x', providerId: 'libvirt' };
     const signal = new AbortController().signal;
     const parsed = parseVmSpec({ networks: [network] as never, readyPattern: /ok/, signal });
-    expect(parsed.networks).toEqual([network]);
+    expect(parsed.networks).toEqual([{ network }]);
+    const attached = parseVmSpec({
+      networks: [{ network, address: '10.213.7.11/24' }] as never,
+      hosts: { db: '10.213.7.12' },
+    });
+    expect(attached.networks).toEqual([{ network, address: '10.213.7.11/24' }]);
+    expect(attached.hosts).toEqual({ db: '10.213.7.12' });
+    expect(() => parseVmSpec({ networks: [{ network, address: '10.213.7.11' }] as never })).toThrow(
+      /prefix length/,
+    );
     expect(parseVmSpec({ readyPattern: null }).readyPattern).toBeNull();
     expect(parsed.signal).toBe(signal);
   });

@@ -22,6 +22,7 @@ export class DockerNetwork implements MachineNetwork {
     readonly name: string,
     readonly id: string,
     private readonly docker: Dockerode,
+    readonly subnet?: string,
   ) {}
 
   /** Takes `machine` off the network (the engine's network disconnect): it keeps its other networks; idempotent. */

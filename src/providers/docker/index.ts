@@ -51,6 +51,7 @@ const CAPABILITIES = [
   'PauseResume',
   'NetworkFaults',
   'PowerControl',
+  'SharedBridge',
   'VmType(Container)',
 ] as const;
 

@@ -5,13 +5,15 @@ import {
   AbortedError,
   isTestbedError,
   ProvisionError,
+  SubnetTakenError,
   type TestbedErrorCode,
   TimeoutError,
+  UnsupportedOperationError,
 } from '../../core/errors.js';
 import type {
-  CloneOptions,
   MachineDescriptor,
   MachineSpec,
+  NetworkOptions,
   VmProvisioner,
 } from '../../core/provider.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
@@ -227,6 +229,11 @@ export class DockerProvisioner implements VmProvisioner {
     if (spec.command) container.withCommand(spec.command);
     if (spec.entrypoint) container.withEntrypoint(spec.entrypoint);
     if (spec.hostname) container.withHostname(spec.hostname);
+    if (spec.hosts) {
+      container.withExtraHosts(
+        Object.entries(spec.hosts).map(([host, ipAddress]) => ({ host, ipAddress })),
+      );
+    }
     if (spec.memoryMiB !== undefined || spec.vcpus !== undefined) {
       container.withResourcesQuota({
         ...(spec.memoryMiB !== undefined ? { memory: spec.memoryMiB / 1024 } : {}),
@@ -256,12 +263,14 @@ export class DockerProvisioner implements VmProvisioner {
     const aliases = [...new Set([spec.hostname, spec.name, ...(spec.aliases ?? []), name])].filter(
       (a): a is string => Boolean(a),
     );
-    for (const network of spec.networks ?? []) {
-      await client.container.connectToNetwork(
-        client.container.getById(started.getId()),
-        client.network.getById(network.name),
-        aliases,
-      );
+    for (const { network, address, aliases: own } of spec.networks ?? []) {
+      await this.#docker.getNetwork(network.name).connect({
+        Container: started.getId(),
+        EndpointConfig: {
+          Aliases: [...new Set([...aliases, ...own])],
+          ...(address === undefined ? {} : { IPAMConfig: { IPv4Address: address } }),
+        },
+      });
     }
     const ports: Record<string, number> = {};
     for (const { guest } of spec.ports ?? []) ports[String(guest)] = started.getMappedPort(guest);
@@ -374,22 +383,44 @@ export class DockerProvisioner implements VmProvisioner {
     });
   }
 
-  /** An internal network (no egress) stamped with the run's labels; machines on it reach each other by alias. */
-  async createNetwork(options: CloneOptions = {}): Promise<DockerNetwork> {
+  /**
+   * An internal network (no egress) stamped with the run's labels; machines on it reach each other
+   * by alias. With `join`, a macvlan network on that network's Linux bridge instead: containers and
+   * the other provider's machines share one segment, and the host gets no address on it.
+   */
+  async createNetwork(options: NetworkOptions = {}): Promise<DockerNetwork> {
     const name = `testbed-${this.#run.runId}-${options.name ?? 'net'}-${shortId(4)}`;
+    const bridge = options.join?.bridge;
+    if (options.join && !bridge) {
+      throw new UnsupportedOperationError(
+        `joining network ${options.join.name} of provider '${options.join.providerId}' (it names no Linux bridge)`,
+        'docker',
+        { fix: 'Join a network whose provider offers SharedBridge (libvirt on qemu:///system).' },
+      );
+    }
+    const ipam = options.subnet ? { IPAM: { Config: [{ Subnet: options.subnet }] } } : {};
     const network = await withTimeout(
       `creating network ${name}`,
       NETWORK_TIMEOUT_MS,
       () =>
         this.options.client.network.create({
           Name: name,
-          Driver: 'bridge',
-          Internal: true,
+          // A macvlan network marked internal would get a dummy parent instead of the bridge; its
+          // isolation comes from the bridge, which has no uplink and no host address.
+          ...(bridge
+            ? { Driver: 'macvlan', Options: { parent: bridge } }
+            : { Driver: 'bridge', Internal: true }),
           CheckDuplicate: true,
           Labels: runLabels(this.#run),
+          ...ipam,
         }),
       options.signal,
-    );
-    return new DockerNetwork(name, network.id, this.#docker);
+    ).catch((error: unknown) => {
+      if (options.subnet && /overlap/i.test(String((error as Error).message))) {
+        throw new SubnetTakenError(options.subnet, 'docker', { cause: error });
+      }
+      throw error;
+    });
+    return new DockerNetwork(name, network.id, this.#docker, options.subnet);
   }
 }

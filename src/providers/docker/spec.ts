@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { InvalidSpecError, type ValidationProblem } from '../../core/errors.js';
-import type { MachineNetwork, MachineSpec } from '../../core/provider.js';
-import { deploySpecShape } from '../../core/spec-schemas.js';
+import type { MachineNetwork, MachineSpec, NetworkAttachment } from '../../core/provider.js';
+import { deploySpecShape, hostsSchema, ipv4CidrSchema } from '../../core/spec-schemas.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
@@ -14,19 +14,49 @@ const isNetwork = (value: unknown): value is MachineNetwork =>
   typeof (value as MachineNetwork).name === 'string' &&
   typeof (value as MachineNetwork).destroy === 'function';
 
+/** A network a container joins: its address on it (Docker's IPAM) and extra names, if given. */
+export interface DockerAttachment {
+  /** The Docker network. */
+  network: MachineNetwork;
+  /** Static IPv4 address, without the prefix length. */
+  address?: string;
+  /** Names besides the container's own that others on the network reach it by. */
+  aliases: readonly string[];
+}
+
 const networkSchema = z
   .unknown()
   .superRefine((value, ctx) => {
-    if (!isNetwork(value)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a network from createNetwork()' });
-    } else if (value.providerId !== 'docker') {
+    const network = isNetwork(value) ? value : (value as NetworkAttachment | null)?.network;
+    if (!isNetwork(network)) {
       ctx.addIssue({
         code: 'custom',
-        message: `belongs to provider '${value.providerId}'; use a network of the docker provider`,
+        message: 'must be a network from createNetwork(), or { network, address, aliases }',
       });
+    } else if (network.providerId !== 'docker') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `belongs to provider '${network.providerId}'; use a network of the docker provider`,
+      });
+    } else if (!isNetwork(value)) {
+      const address = (value as NetworkAttachment).address;
+      if (address !== undefined && !ipv4CidrSchema.safeParse(address).success) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `address ${JSON.stringify(address)} must be an IPv4 address with a prefix length, such as 10.213.7.11/24`,
+        });
+      }
     }
   })
-  .transform((value) => value as MachineNetwork);
+  .transform((value): DockerAttachment => {
+    if (isNetwork(value)) return { network: value, aliases: [] };
+    const { network, address, aliases } = value as NetworkAttachment;
+    return {
+      network,
+      ...(address === undefined ? {} : { address: address.replace(/\/\d+$/, '') }),
+      aliases: aliases ?? [],
+    };
+  });
 
 /** Zod schema of the machine spec the Docker provider accepts; unknown keys are errors. */
 export const dockerSpecSchema = z.strictObject({
@@ -50,6 +80,8 @@ export const dockerSpecSchema = z.strictObject({
     .regex(HOSTNAME, 'must be a valid hostname label (letters, digits, -)')
     .optional(),
   networks: z.array(networkSchema).optional(),
+  /** Extra `/etc/hosts` lines (`--add-host`): name → IPv4 address. */
+  hosts: hostsSchema,
   timeoutMs: z.int('must be whole milliseconds').positive('must be more than 0').optional(),
   signal: z.instanceof(AbortSignal, { message: 'must be an AbortSignal' }).optional(),
   /** Container ports published on 127.0.0.1 (free host ports, or the `host` one), files put in place before the command starts, conditions waited for. */

@@ -39,6 +39,8 @@ export interface DomainDefinition {
   outbound?: boolean | undefined;
   /** Isolated libvirt networks to join, after the user-mode NIC (eth1, eth2, ...). */
   networks: readonly string[];
+  /** MAC address of each network's NIC, by index; libvirt picks one where none is given. */
+  macs?: readonly string[];
   /** What the reaper needs to find and remove the domain. */
   metadata: TestbedMetadata;
 }
@@ -111,6 +113,8 @@ export function buildDomainXml(definition: DomainDefinition): string {
   definition.networks.forEach((network, index) => {
     const nic = devices.ele('interface', { type: 'network' });
     nic.ele('source', { network });
+    const mac = definition.macs?.[index];
+    if (mac) nic.ele('mac', { address: mac });
     nic.ele('model', { type: 'virtio' });
     // Slots after the user-mode NIC's keep it eth0, the one the guest configures by DHCP.
     nic.ele('address', pciAddress(USER_NIC_SLOT + 1 + index));

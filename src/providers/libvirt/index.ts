@@ -62,6 +62,7 @@ const CAPABILITIES = [
   'PauseResume',
   'NetworkFaults',
   'PowerControl',
+  'SharedBridge',
   'VmType(FullVirt)',
 ] as const;
 

@@ -24,6 +24,7 @@ import type {
 import { SshFileTransfer } from '../../ssh/ssh-file-transfer.js';
 import { SshSession } from '../../ssh/ssh-session.js';
 import { waitUntil } from '../../wait/wait-until.js';
+import type { GuestNetwork } from './guest-network.js';
 import type { LibvirtPowerControl } from './power-control.js';
 import { SerialConsole } from './serial-console.js';
 
@@ -49,6 +50,8 @@ export interface LibvirtMachineState {
   vcpus: number;
   /** Isolated networks the machine joined; its clones join them too. */
   networks: readonly string[];
+  /** Static addresses and `/etc/hosts` lines, applied after every boot; never inherited by clones. */
+  guestNetwork?: GuestNetwork | undefined;
   /** File the serial console is written to. */
   serialLog: string;
   /** SSH connection details. */

@@ -6,6 +6,7 @@ import { FaultFailedError } from '../../core/errors.js';
 import type { FaultOptions } from '../../core/provider.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
 import { waitForCloudInit } from './cloud-init-wait.js';
+import { configureGuestNetwork } from './guest-network.js';
 import type { LibvirtMachine } from './libvirt-machine.js';
 import type { Virsh } from './virsh.js';
 
@@ -149,6 +150,8 @@ export class LibvirtPowerControl {
     }
     await waitForSsh(machine.ssh, { timeoutMs: BOOT_MS, signal });
     if (cloudInit) await waitForCloudInit(machine, BOOT_MS, signal);
+    // Static addresses live in the running kernel only: a new boot needs them again.
+    await configureGuestNetwork(machine, signal);
   }
 
   async #state(machine: LibvirtMachine, signal: AbortSignal): Promise<DomainState> {

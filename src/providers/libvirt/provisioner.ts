@@ -19,6 +19,7 @@ import type {
   MachineNetwork,
   MachineSnapshot,
   MachineSpec,
+  NetworkOptions,
   RestoreOptions,
   SnapshotOptions,
   VmProvisioner,
@@ -41,6 +42,7 @@ import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
 import { findFreePort } from './free-port.js';
+import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
 import { writeKeptMarker } from './kept-marker.js';
 import {
   LibvirtMachine,
@@ -107,6 +109,10 @@ interface BootPlan {
   memoryMiB: number;
   vcpus: number;
   networks: readonly string[];
+  /** Static address of each network's NIC, by index (provision only). */
+  addresses?: readonly (string | undefined)[];
+  /** Extra `/etc/hosts` lines (provision only). */
+  hosts?: Readonly<Record<string, string>> | undefined;
   sshUser: string;
   keyPair?: SshKeyPair | undefined;
   dependencies: string[];
@@ -228,7 +234,9 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       },
       memoryMiB: parsed.memoryMiB,
       vcpus: parsed.vcpus,
-      networks: parsed.networks.map((n) => n.name),
+      networks: parsed.networks.map((n) => n.network.name),
+      addresses: parsed.networks.map((n) => n.address),
+      hosts: parsed.hosts,
       // A plain qcow2 has no metadata: log in as root, which testbed's seed opens (disable_root: false).
       sshUser: parsed.sshUser ?? image.sshUser ?? 'root',
       userData: parsed.userData,
@@ -265,8 +273,17 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   }
 
   /** An isolated network (no NAT, no host address, no DHCP) that VMs join via `spec.networks`. */
-  async createNetwork(options: CloneOptions = {}): Promise<MachineNetwork> {
+  async createNetwork(options: NetworkOptions = {}): Promise<MachineNetwork> {
     const { virsh, run } = this.options;
+    if (options.join) {
+      throw new UnsupportedOperationError(
+        `joining network ${options.join.name} of provider '${options.join.providerId}'`,
+        'libvirt',
+        {
+          fix: 'Create the libvirt network first and let the other provider join it (createNetwork({ join })).',
+        },
+      );
+    }
     const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
     const name = `testbed-${run.runId}-${hint ? `${hint}-` : ''}${shortId(6)}`;
     await ensureRunDirectory(this.#runDir, run);
@@ -293,9 +310,13 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       destroying ??= teardownNetwork(virsh, name);
       return destroying;
     };
+    const info = await virsh.call(['net-info', name], { reject: false });
+    const bridge = /^Bridge:\s+(\S+)/m.exec(info.stdout)?.[1];
     return {
       name,
       providerId: 'libvirt',
+      ...(bridge ? { bridge } : {}),
+      ...(options.subnet ? { subnet: options.subnet } : {}),
       destroy,
       disconnect: (machine, options) => setLink(virsh, name, machine, 'down', options),
       connect: (machine, options) => setLink(virsh, name, machine, 'up', options),
@@ -324,7 +345,9 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       boot: source.state.boot,
       memoryMiB: source.state.memoryMiB,
       vcpus: source.state.vcpus,
-      networks: options.networks ? asked.networks.map((n) => n.name) : source.state.networks,
+      networks: options.networks
+        ? asked.networks.map((n) => n.network.name)
+        : source.state.networks,
       sshUser: source.state.ssh.username,
       keyPair: { privateKey: source.state.ssh.privateKey, publicKey: source.state.publicKey },
       dependencies: [source.state.dir, ...source.state.dependencies],
@@ -497,6 +520,14 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       const serialLog = join(dir, 'serial.log');
       await createReadableFile(serialLog);
       const xmlPath = join(dir, 'domain.xml');
+      const macs = plan.networks.map(() => freshMac());
+      const guestNetwork: GuestNetwork = {
+        addresses: macs.flatMap((mac, index) => {
+          const address = plan.addresses?.[index];
+          return address === undefined ? [] : [{ mac, address }];
+        }),
+        hosts: plan.hosts ?? {},
+      };
       let sshPort = 0;
       let forwards: { guest: number; host: number }[] = [];
       for (let attempt = 1; ; attempt++) {
@@ -508,6 +539,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         }
         const xml = buildDomainXml({
           name,
+          macs,
           accelerator,
           memoryMiB: plan.memoryMiB,
           vcpus: plan.vcpus,
@@ -551,6 +583,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         memoryMiB: plan.memoryMiB,
         vcpus: plan.vcpus,
         networks: plan.networks,
+        guestNetwork,
         serialLog,
         ports: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
         outbound: plan.outbound,
@@ -566,6 +599,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       machine = new LibvirtMachine(state, this);
       await this.#waitUntilReady(machine, plan, bootMs - (Date.now() - started), signal);
       await slot.release();
+      await configureGuestNetwork(machine, signal);
       await applyFileSpecs(machine, plan.files, signal);
       if (plan.waitFor.length > 0) {
         // Not the deadline's signal: the wait's own timeout fires with what it waited for.

@@ -1,11 +1,25 @@
 import { z } from 'zod';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { InvalidSpecError } from '../../core/errors.js';
-import type { MachineNetwork, MachineSpec } from '../../core/provider.js';
-import { deploySpecShape } from '../../core/spec-schemas.js';
+import type { MachineNetwork, MachineSpec, NetworkAttachment } from '../../core/provider.js';
+import { deploySpecShape, hostsSchema, ipv4CidrSchema } from '../../core/spec-schemas.js';
 
 /** The image a VM boots when the spec names none. */
 export const DEFAULT_VM_IMAGE = 'tiny-vm';
+
+const isNetwork = (value: unknown): value is MachineNetwork =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as MachineNetwork).name === 'string' &&
+  typeof (value as MachineNetwork).providerId === 'string';
+
+/** A libvirt network a VM joins, with the static address its NIC takes, if any. */
+export interface LibvirtAttachment {
+  /** The network, from the libvirt provisioner. */
+  network: MachineNetwork;
+  /** IPv4 address with prefix length. */
+  address?: string;
+}
 
 const label = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const labelMessage = 'must be 1-32 lowercase letters, digits and inner hyphens (it names a domain)';
@@ -36,17 +50,29 @@ const schema = z
       .default(1),
     networks: z
       .array(
-        z.custom<MachineNetwork>(
-          (value) =>
-            typeof value === 'object' &&
-            value !== null &&
-            (value as MachineNetwork).providerId === 'libvirt' &&
-            typeof (value as MachineNetwork).name === 'string',
-          'must be networks made by the libvirt provisioner (createNetwork())',
-        ),
+        z
+          .custom<MachineNetwork | NetworkAttachment>((value) => {
+            const network = isNetwork(value) ? value : (value as NetworkAttachment)?.network;
+            return isNetwork(network) && network.providerId === 'libvirt';
+          }, 'must be networks made by the libvirt provisioner (createNetwork()), plain or as { network, address }')
+          .transform(
+            (value): LibvirtAttachment =>
+              isNetwork(value)
+                ? { network: value }
+                : {
+                    network: value.network,
+                    ...(value.address === undefined ? {} : { address: value.address }),
+                  },
+          )
+          .refine(
+            (value) =>
+              value.address === undefined || ipv4CidrSchema.safeParse(value.address).success,
+            'address must be an IPv4 address with a prefix length, such as 10.213.7.11/24',
+          ),
       )
       .max(8, 'at most 8 extra networks')
       .default([]),
+    hosts: hostsSchema,
     timeoutMs: z
       .number('must be milliseconds')
       .int('must be whole milliseconds')

@@ -18,6 +18,7 @@ import { type RunContext, shortId } from '../../core/run-context.js';
 import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
 import type { DirectoryLeases } from './directory-leases.js';
 import { userNetdev } from './domain-xml.js';
+import { freshMac } from './guest-network.js';
 import {
   LibvirtMachine,
   type LibvirtMachineState,
@@ -89,11 +90,6 @@ function netdevOf(state: LibvirtMachineState, config: TestbedConfig): string {
 }
 
 /** A locally administered, unicast MAC in QEMU's range, so restores on one segment never clash. */
-function freshMac(): string {
-  const bytes = [...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'));
-  return `52:54:00:${bytes.join(':')}`;
-}
-
 /**
  * Puts a machine that continued from saved memory right: its clock (behind by the time since the
  * save), its RNG pool (else every restore draws the same numbers) and, if asked, its hostname.
@@ -324,7 +320,7 @@ export class WarmSnapshots {
         dir,
         disk,
         dependencies: [template.dir, ...template.dependencies],
-        networks: parsed.networks.map((n) => n.name),
+        networks: parsed.networks.map((n) => n.network.name),
         serialLog: join(dir, 'serial.log'),
         ssh: { ...template.ssh, privateKeyPath: keys.privateKeyPath, port: 0 },
         ports: {},
