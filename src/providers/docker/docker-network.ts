@@ -7,6 +7,13 @@ import {
 } from '../../core/errors.js';
 import type { FaultOptions, Machine, MachineNetwork } from '../../core/provider.js';
 
+/** What a container had on the network, restored on reconnect. */
+interface Endpoint {
+  aliases: string[];
+  /** The static address it was given, if any (without one, Docker picks another on reconnect). */
+  address?: string | undefined;
+}
+
 function isGone(error: unknown): boolean {
   return (error as { statusCode?: number }).statusCode === 404;
 }
@@ -15,8 +22,8 @@ function isGone(error: unknown): boolean {
 export class DockerNetwork implements MachineNetwork {
   readonly providerId = 'docker';
   #removing: Promise<void> | undefined;
-  /** Aliases of the containers `disconnect` took off the network, by container id, for `connect`. */
-  readonly #cut = new Map<string, string[]>();
+  /** Endpoint settings (aliases, static address) of the containers `disconnect` took off, for `connect`. */
+  readonly #cut = new Map<string, Endpoint>();
 
   constructor(
     readonly name: string,
@@ -27,25 +34,29 @@ export class DockerNetwork implements MachineNetwork {
 
   /** Takes `machine` off the network (the engine's network disconnect): it keeps its other networks; idempotent. */
   disconnect(machine: Machine, options: FaultOptions = {}): Promise<void> {
-    return this.#link(machine, 'disconnect', options, async (containerId, aliases) => {
-      if (aliases === undefined) {
+    return this.#link(machine, 'disconnect', options, async (containerId, endpoint) => {
+      if (endpoint === undefined) {
         if (this.#cut.has(containerId)) return;
         throw new NotOnNetworkError(machine.name, this.name);
       }
       await this.docker.getNetwork(this.id).disconnect({ Container: containerId, Force: true });
-      this.#cut.set(containerId, aliases);
+      this.#cut.set(containerId, endpoint);
     });
   }
 
-  /** Puts a machine `disconnect` took off back on the network, with the aliases it had; idempotent. */
+  /** Puts a machine `disconnect` took off back on the network, with the aliases and address it had; idempotent. */
   connect(machine: Machine, options: FaultOptions = {}): Promise<void> {
-    return this.#link(machine, 'connect', options, async (containerId, aliases) => {
-      if (aliases !== undefined) return;
+    return this.#link(machine, 'connect', options, async (containerId, endpoint) => {
+      if (endpoint !== undefined) return;
       const kept = this.#cut.get(containerId);
       if (!kept) throw new NotOnNetworkError(machine.name, this.name);
-      await this.docker
-        .getNetwork(this.id)
-        .connect({ Container: containerId, EndpointConfig: { Aliases: kept } });
+      await this.docker.getNetwork(this.id).connect({
+        Container: containerId,
+        EndpointConfig: {
+          Aliases: kept.aliases,
+          ...(kept.address ? { IPAMConfig: { IPv4Address: kept.address } } : {}),
+        },
+      });
       this.#cut.delete(containerId);
     });
   }
@@ -55,7 +66,7 @@ export class DockerNetwork implements MachineNetwork {
     machine: Machine,
     fault: 'disconnect' | 'connect',
     options: FaultOptions,
-    work: (containerId: string, aliases: string[] | undefined) => Promise<void>,
+    work: (containerId: string, endpoint: Endpoint | undefined) => Promise<void>,
   ): Promise<void> {
     const operation = `network.${fault}()`;
     const containerId = machine.describe().data.containerId;
@@ -77,7 +88,15 @@ export class DockerNetwork implements MachineNetwork {
         try {
           const info = await this.docker.getContainer(containerId).inspect();
           const endpoint = info.NetworkSettings.Networks[this.name];
-          await work(containerId, endpoint ? (endpoint.Aliases ?? []) : undefined);
+          await work(
+            containerId,
+            endpoint
+              ? {
+                  aliases: endpoint.Aliases ?? [],
+                  address: endpoint.IPAMConfig?.IPv4Address || undefined,
+                }
+              : undefined,
+          );
         } catch (error) {
           if (error instanceof NotOnNetworkError) throw error;
           throw new FaultFailedError(
