@@ -7,10 +7,10 @@ import { runLeftovers } from './support/run-leftovers.js';
 const repo = resolve(import.meta.dirname, '../..');
 
 describe('the examples, run as a user runs them', () => {
-  it('examples/vitest: VM with console, SSH and clone; container; unmet GPU skipped with its reason', async () => {
+  it('examples/vitest: VM with console, SSH and clone; container; web service; replication over a topology; unmet GPU skipped with its reason', async () => {
     const run = await runVitest(resolve(repo, 'examples/vitest'), [], {}, 400_000);
     expect(run.exitCode, run.output).toBe(0);
-    expect(run.report).toMatchObject({ numPassedTests: 6, numFailedTests: 0, numPendingTests: 1 });
+    expect(run.report).toMatchObject({ numPassedTests: 7, numFailedTests: 0, numPendingTests: 1 });
     expect(run.tests.find((t) => t.status === 'skipped')?.title).toBe('trains a model on a GPU');
     expect(run.output).toMatch(
       /trains a model on a GPU.*\[No available provider offers Custom\(gpu\):\n\s+- libvirt: lacks Custom\(gpu\)\n\s+- docker: lacks Custom\(gpu\)/,
