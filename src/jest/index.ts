@@ -1,7 +1,11 @@
 export type { MachineWith } from '../harness/machine-with.js';
 export { defineTestbedRegistry } from '../harness/registry-factory.js';
 export type { TestbedOptions } from '../harness/testbed-options.js';
+export type { Topology, TopologyNetwork } from '../harness/topology.js';
+export type { TopologyMember } from '../harness/topology-plan.js';
 export { parseNeedsPragma } from './parse-needs-pragma.js';
 export { RUN_FILE_VARIABLE, readRunFile } from './run-file.js';
 export type { MachineHandle, UseMachineOptions } from './use-machine.js';
 export { useMachine } from './use-machine.js';
+export type { MachinesHandle, UseMachinesOptions } from './use-machines.js';
+export { useMachines } from './use-machines.js';

@@ -4,6 +4,8 @@ import { describeError } from '../harness/describe-error.js';
 import { destroyQuietly } from '../harness/destroy-quietly.js';
 import { collectDiagnostics, formatDiagnostics } from '../harness/failure-diagnostics.js';
 import { MachineSource } from '../harness/machine-source.js';
+import type { Topology } from '../harness/topology.js';
+import type { TopologyDeclaration } from '../harness/topology-plan.js';
 import { fileState } from './file-state.js';
 import { loadNodeEnvironment } from './load-node-environment.js';
 import { parseNeedsPragma } from './parse-needs-pragma.js';
@@ -51,6 +53,12 @@ export interface TestbedGlobal {
   provision(needs: readonly string[], spec?: MachineSpec): Promise<Machine>;
   /** Destroys a machine from `provision` (keeping artifacts after a failure with `keepOnFailure`). */
   destroy(machine: Machine): Promise<void>;
+  /** Why some members of a topology cannot be provisioned here, naming each, or undefined; throws for an invalid one. */
+  unmetTopology(declaration: TopologyDeclaration): string | undefined;
+  /** Provisions a topology in the environment's process (used by `useMachines`). */
+  provisionTopology(declaration: TopologyDeclaration): Promise<Topology>;
+  /** Destroys a topology from `provisionTopology`. */
+  destroyTopology(topology: Topology): Promise<void>;
 }
 
 /**
@@ -66,6 +74,8 @@ export default class TestbedEnvironment extends TestEnvironment {
   #machine: Machine | undefined;
   // Machines provisioned for `useMachine`, destroyed here too in case its afterAll never ran.
   readonly #created: Machine[] = [];
+  // Topologies provisioned for `useMachines`, likewise.
+  readonly #topologies: Topology[] = [];
   #announced = false;
 
   constructor(config: unknown, context: EnvironmentContext) {
@@ -112,12 +122,35 @@ export default class TestbedEnvironment extends TestEnvironment {
       this.#created.splice(index, 1);
       await destroyQuietly(machine, { keepArtifacts: state.failed && state.keep });
     };
+    const unmetTopology = (declaration: TopologyDeclaration) => {
+      const selected = source.selectTopology(declaration);
+      if (!('error' in selected)) return undefined;
+      if (selected.error.code !== 'TESTBED_NO_MATCHING_PROVIDER') throw selected.error;
+      return selected.error.message;
+    };
+    const provisionTopology = async (declaration: TopologyDeclaration) => {
+      const selected = source.selectTopology(declaration);
+      if ('error' in selected) throw selected.error;
+      const topology = await source.provisionTopology(declaration, selected.providerOf);
+      this.#topologies.push(topology);
+      state.machines.push(...Object.values(topology.machines));
+      return topology;
+    };
+    const destroyTopology = async (topology: Topology) => {
+      const index = this.#topologies.indexOf(topology);
+      if (index === -1) return;
+      this.#topologies.splice(index, 1);
+      await topology.destroy({ keepArtifacts: state.failed && state.keep });
+    };
     this.global.testbed = {
       machine: undefined,
       runMachine,
       unmet,
       provision,
       destroy,
+      unmetTopology,
+      provisionTopology,
+      destroyTopology,
     } satisfies TestbedGlobal;
     if (this.#needs.length === 0) return;
     const selected = source.select(this.#needs);
@@ -149,7 +182,11 @@ export default class TestbedEnvironment extends TestEnvironment {
       const diagnostics = await Promise.all(
         state.machines.map((m) =>
           collectDiagnostics(m, {
-            keep: keep && (m === this.#machine || this.#created.includes(m)),
+            keep:
+              keep &&
+              (m === this.#machine ||
+                this.#created.includes(m) ||
+                this.#topologies.some((t) => Object.values(t.machines).includes(m))),
           }),
         ),
       );
@@ -169,6 +206,8 @@ export default class TestbedEnvironment extends TestEnvironment {
   override async teardown(): Promise<void> {
     const state = fileState(this.global);
     const keep = state.failed && (this.#source?.snapshot.keepOnFailure ?? false);
+    for (const topology of this.#topologies.reverse())
+      await topology.destroy({ keepArtifacts: keep });
     const owned = this.#machine ? [this.#machine, ...this.#created] : this.#created;
     for (const machine of owned.reverse()) await destroyQuietly(machine, { keepArtifacts: keep });
     await this.#source?.release();

@@ -63,11 +63,11 @@ describe('testbed/jest, run as a user runs it', () => {
     expect(machineFiles(fake)).toEqual([]);
   });
 
-  it('examples/jest: VM from a docblock, container from useMachine, unmet GPU skipped', async () => {
+  it('examples/jest: VM from a docblock, container from useMachine, two containers from useMachines, unmet GPU skipped', async () => {
     // The example's own config, resolving testbed/jest/* through the package's exports.
     const run = await runJest(join(fixtures, '../../examples/jest/jest.config.mjs'), {}, 400_000);
     expect(run.exitCode, run.output).toBe(0);
-    expect(run.report).toMatchObject({ numPassedTests: 6, numFailedTests: 0, numPendingTests: 1 });
+    expect(run.report).toMatchObject({ numPassedTests: 7, numFailedTests: 0, numPendingTests: 1 });
     expect(run.output).toMatch(
       /testbed: skipping the tests of \S+unmet\.test\.mjs: No available provider offers Custom\(gpu\)/,
     );
