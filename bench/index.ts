@@ -3,6 +3,7 @@ import { benchDiscovery } from './discovery.bench.js';
 import { benchDocker } from './docker.bench.js';
 import { benchLibvirt } from './libvirt.bench.js';
 import { formatTable, type Measurement } from './measure.js';
+import { benchTopology } from './topology.bench.js';
 import { benchWarm } from './warm.bench.js';
 import { benchWarmSuite } from './warm-suite.bench.js';
 
@@ -13,6 +14,7 @@ const suites: Record<string, () => Promise<Measurement[]>> = {
   debian: benchDebian,
   warm: benchWarm,
   'warm-suite': benchWarmSuite,
+  topology: benchTopology,
 };
 
 // `npm run bench [-- suite...]`: figures for the README and issue notes; tests never time things.
