@@ -1,6 +1,7 @@
-import { parseNeeds } from '../core/capabilities.js';
+import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
 import { checkPreference } from '../core/check-preference.js';
 import { loadConfig } from '../core/config.js';
+import { UnsupportedOperationError } from '../core/errors.js';
 import type { Machine } from '../core/provider.js';
 import type { ProviderRegistry, ProviderStatus } from '../core/registry.js';
 import { createRunContext, type RunContext } from '../core/run-context.js';
@@ -14,6 +15,8 @@ import type { RunMachineEntry, RunSnapshot } from './run-snapshot.js';
 import { selectProvider } from './select-provider.js';
 import type { ResolvedTestbedOptions } from './testbed-options.js';
 import { toCandidates } from './to-candidates.js';
+import { provisionTopology } from './topology.js';
+import { checkMixedNetworks } from './topology-plan.js';
 
 /** Inputs of `startRun`. */
 export interface StartRunOptions {
@@ -49,7 +52,7 @@ export interface StartedRun {
 }
 
 async function destroyAll(
-  machines: readonly Machine[],
+  machines: readonly Pick<Machine, 'name' | 'destroy'>[],
   report: Report,
   keepArtifacts: boolean,
 ): Promise<Error[]> {
@@ -116,12 +119,22 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   log(`testbed: run ${run.runId}${watchdog.logPath ? ` (watchdog log: ${watchdog.logPath})` : ''}`);
   const candidates = toCandidates(statuses);
   const pool = new ProvisionerPool(registry, run);
-  const created: Machine[] = [];
+  const created: Pick<Machine, 'name' | 'destroy'>[] = [];
   const machines = new Map<string, Machine>();
   const entries: Record<string, RunMachineEntry> = {};
+  const networked = new Set(Object.values(options.networks).flat());
+  const providerOf: Record<string, string> = {};
+  const record = (name: string, needs: CapabilityString[], machine: Machine) => {
+    machines.set(name, machine);
+    entries[name] = { available: true, needs, descriptor: machine.describe() };
+    log(`testbed: run machine '${name}' is ${machine.name} (${machine.providerId})`);
+  };
   try {
     for (const declared of options.machines) {
-      const selected = selectProvider(candidates, parseNeeds(declared.needs), preference);
+      const needs = networked.has(declared.name)
+        ? [...declared.needs, 'NetworkOverlay' as const]
+        : declared.needs;
+      const selected = selectProvider(candidates, parseNeeds(needs), preference);
       if ('error' in selected) {
         if (options.onUnmet === 'fail') throw selected.error;
         entries[declared.name] = {
@@ -132,17 +145,63 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
         log(`testbed: run machine '${declared.name}' is unavailable; tests using it are skipped.`);
         continue;
       }
+      // Members of networks are provisioned together below, once every one is selected.
+      if (networked.has(declared.name)) {
+        providerOf[declared.name] = selected.providerId;
+        continue;
+      }
       const provisioner = await pool.get(selected.providerId);
       const spec = provisionSpec(declared.spec, options.timeoutMs, signal);
       const machine = await provisioner.provision(spec);
       created.push(machine);
-      machines.set(declared.name, machine);
-      entries[declared.name] = {
-        available: true,
-        needs: declared.needs,
-        descriptor: machine.describe(),
+      record(declared.name, declared.needs, machine);
+    }
+    if (Object.keys(providerOf).length > 0) {
+      const members = options.machines.filter((m) => m.name in providerOf);
+      const declaration = {
+        machines: Object.fromEntries(
+          members.map((m) => [m.name, { needs: m.needs, spec: m.spec }]),
+        ),
+        // An unavailable member leaves its networks; the others still reach each other.
+        networks: Object.fromEntries(
+          Object.entries(options.networks).map(([name, list]) => [
+            name,
+            list.filter((m) => m in providerOf),
+          ]),
+        ),
       };
-      log(`testbed: run machine '${declared.name}' is ${machine.name} (${machine.providerId})`);
+      const mixed = checkMixedNetworks(
+        declaration.networks,
+        providerOf,
+        (id) => candidates.find((c) => c.id === id)?.capabilities ?? [],
+      );
+      if (mixed) throw mixed;
+      const topology = await provisionTopology(
+        {
+          ...declaration,
+          networks: Object.fromEntries(
+            Object.entries(declaration.networks).filter(([, list]) => list.length > 0),
+          ),
+        },
+        providerOf,
+        {
+          provision: async (id, spec, memberSignal) =>
+            (await pool.get(id)).provision(provisionSpec(spec, options.timeoutMs, memberSignal)),
+          createNetwork: async (id, networkOptions) => {
+            const provisioner = await pool.get(id);
+            if (!provisioner.createNetwork) {
+              throw new UnsupportedOperationError('networks (NetworkOverlay)', id);
+            }
+            return provisioner.createNetwork(networkOptions);
+          },
+        },
+        { ...(signal ? { signal } : {}), report: log },
+      );
+      created.push(topology);
+      for (const member of members) {
+        const machine = topology.machines[member.name];
+        if (machine) record(member.name, member.needs, machine);
+      }
     }
   } catch (error) {
     const cleanup = await destroyAll(created, log, false);
@@ -165,7 +224,13 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       warm: options.warm ?? config.warm,
       timeoutMs: options.timeoutMs,
       registry: input.registryModule,
-      machines: entries,
+      // In declaration order, though networked members were provisioned after the others.
+      machines: Object.fromEntries(
+        options.machines.flatMap((m) => {
+          const entry = entries[m.name];
+          return entry ? [[m.name, entry] as const] : [];
+        }),
+      ),
     },
     machines,
     async stop(stopOptions = {}) {

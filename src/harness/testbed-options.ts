@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type CapabilityString, capabilitySchema, formatCapability } from '../core/capabilities.js';
 import { didYouMean } from '../core/did-you-mean.js';
 import { ConfigError, type ValidationProblem } from '../core/errors.js';
+import { checkTopology } from './topology-plan.js';
 
 /** What to do with a test whose needs no available provider meets. */
 export type OnUnmet = 'skip' | 'fail';
@@ -36,6 +37,11 @@ export interface MachineDeclaration {
 export interface TestbedOptions {
   /** Run-scoped machines by name, provisioned in declaration order before any test runs. */
   machines?: Record<string, MachineDeclaration>;
+  /**
+   * Isolated networks of run-scoped machines, each listing its members: those are provisioned
+   * together, in parallel, and reach each other by name (as a test's `machines`/`networks`).
+   */
+  networks?: Record<string, readonly string[]>;
   /** Unmet needs skip the test (default) or fail it; either way with the reason and the fix. */
   onUnmet?: OnUnmet;
   /** Keep a failed test's machine overlay and logs on disk, and print where. Default false. */
@@ -60,6 +66,8 @@ export interface TestbedOptions {
 export interface ResolvedTestbedOptions {
   /** Run-scoped machines, in declaration order. */
   machines: { name: string; needs: CapabilityString[]; spec: DeclaredMachineSpec }[];
+  /** See `TestbedOptions.networks`. */
+  networks: Record<string, string[]>;
   /** See `TestbedOptions.onUnmet`. */
   onUnmet: OnUnmet;
   /** See `TestbedOptions.keepOnFailure`. */
@@ -93,6 +101,7 @@ const machineSchema = z.strictObject({
 
 const OPTION_NAMES = [
   'machines',
+  'networks',
   'onUnmet',
   'keepOnFailure',
   'timeoutMs',
@@ -115,6 +124,7 @@ export const testbedOptionsSchema = z.strictObject({
       machineSchema,
     )
     .default({}),
+  networks: z.record(z.string(), z.array(z.string())).default({}),
   onUnmet: z.enum(['skip', 'fail']).default('skip'),
   keepOnFailure: z.boolean().default(false),
   timeoutMs: z.number().int().positive().optional(),
@@ -159,8 +169,22 @@ export function parseTestbedOptions(input: unknown = {}): ResolvedTestbedOptions
       fix: 'Correct the options passed to testbed(...).',
     });
   }
-  const { machines, onUnmet, keepOnFailure, timeoutMs, providers, registry, warm } = result.data;
+  const { machines, networks, onUnmet, keepOnFailure, timeoutMs, providers, registry, warm } =
+    result.data;
+  const networked = new Set(Object.values(networks).flat());
+  if (networked.size > 0) {
+    // Members of networks are hostnames: they follow the topology rules, the others need not.
+    checkTopology({
+      machines: Object.fromEntries(
+        Object.entries(machines)
+          .filter(([name]) => networked.has(name))
+          .map(([name, m]) => [name, { needs: m.needs, spec: m.spec ?? {} }]),
+      ),
+      networks,
+    });
+  }
   return {
+    networks,
     machines: Object.entries(machines).map(([name, m]) => ({
       name,
       needs: m.needs,

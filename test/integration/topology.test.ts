@@ -12,6 +12,9 @@ import { isTestbedError } from '../../src/core/errors.js';
 import type { Machine } from '../../src/core/provider.js';
 import { runCommand } from '../../src/core/run-command.js';
 import { MachineSource } from '../../src/harness/machine-source.js';
+import { noGuard } from '../../src/harness/run-guard.js';
+import { startRun } from '../../src/harness/start-run.js';
+import { parseTestbedOptions } from '../../src/harness/testbed-options.js';
 import type { Topology } from '../../src/harness/topology.js';
 import type { TopologyDeclaration } from '../../src/harness/topology-plan.js';
 import { VmBackendRegistry } from '../../src/registry.js';
@@ -195,6 +198,49 @@ describe.skipIf(!available && !process.env.CI)('topologies: failures', () => {
     }
   });
 });
+
+describe.skipIf(!available && !process.env.CI)(
+  'topologies: run-scoped, from the plugin options',
+  () => {
+    it('provisions networked run machines together; they reach each other by name; stop() removes all', async () => {
+      const options = parseTestbedOptions({
+        machines: {
+          server: { needs: ['VmType(Container)', 'Exec'] },
+          client: { needs: ['VmType(Container)', 'Exec'] },
+          Alone: { needs: ['VmType(Container)'] },
+        },
+        networks: { lan: ['server', 'client'] },
+      });
+      const lines: string[] = [];
+      const started = await startRun({
+        options,
+        registry: defaults,
+        log: (l) => lines.push(l),
+        guard: noGuard,
+      });
+      try {
+        const client = started.machines.get('client') as Machine;
+        expect(await reaches(client, 'server')).toBe(true);
+        expect(started.machines.get('Alone')).toBeDefined();
+        expect(Object.keys(started.snapshot.machines)).toEqual(['server', 'client', 'Alone']);
+      } finally {
+        await started.stop();
+      }
+      expect(await runLeftovers(started.snapshot.run.runId)).toEqual([]);
+    });
+
+    it('refuses a network naming an undeclared run machine, with the problem named', () => {
+      expect(() =>
+        parseTestbedOptions({
+          machines: { db: { needs: ['Exec'] } },
+          networks: { lan: ['db', 'app'] },
+        }),
+      ).toThrow(
+        /Invalid topology \(1 problem\):\n {2}- networks\.lan: names 'app', which is not a declared machine/,
+      );
+    });
+  },
+);
 
 /** A run's owner provisioning a mixed topology under its watchdog, then waiting to be killed. */
 const OWNER = `

@@ -16,6 +16,7 @@ describe('parseTestbedOptions', () => {
   it('applies defaults', () => {
     expect(parseTestbedOptions({})).toEqual({
       machines: [],
+      networks: {},
       onUnmet: 'skip',
       keepOnFailure: false,
       timeoutMs: undefined,
