@@ -66,3 +66,75 @@ describe('MachineSource', () => {
     expect(events).toEqual([]);
   });
 });
+
+describe('MachineSource.selectTopology', () => {
+  const candidate = (id: string, names: string[]) => ({
+    id,
+    available: true,
+    healthy: true,
+    capabilities: names.map((name) =>
+      name.startsWith('VmType(')
+        ? { kind: 'VmType' as const, type: name.slice(7, -1) as 'FullVirt' | 'Container' }
+        : { kind: name as 'Exec' },
+    ),
+  });
+  const sourceWith = (candidates: ReturnType<typeof candidate>[]) =>
+    new MachineSource(new ProviderRegistry(), {
+      run: createRunContext(),
+      candidates: candidates as never,
+      preference: undefined,
+      onUnmet: 'skip',
+      keepOnFailure: false,
+      warm: false,
+      timeoutMs: undefined,
+      registry: undefined,
+      machines: {},
+    });
+
+  it('picks a provider per member, adding NetworkOverlay for members of a network', () => {
+    const s = sourceWith([
+      candidate('vms', ['Exec', 'VmType(FullVirt)', 'NetworkOverlay', 'SharedBridge']),
+      candidate('boxes', ['Exec', 'VmType(Container)', 'NetworkOverlay', 'SharedBridge']),
+    ]);
+    expect(
+      s.selectTopology({
+        machines: { app: { needs: ['VmType(FullVirt)'] }, db: { needs: ['VmType(Container)'] } },
+        networks: { lan: ['app', 'db'] },
+      }),
+    ).toEqual({ providerOf: { app: 'vms', db: 'boxes' } });
+  });
+
+  it('names every unmet member with its own reason', () => {
+    const s = sourceWith([candidate('boxes', ['Exec', 'VmType(Container)'])]);
+    const selected = s.selectTopology({
+      machines: {
+        db: { needs: ['Exec'] },
+        vm: { needs: ['SerialConsole'] },
+        gpu: { needs: ['Custom(gpu)'] },
+      },
+    });
+    if (!('error' in selected)) throw new Error('expected an error');
+    expect(selected.error.code).toBe('TESTBED_NO_MATCHING_PROVIDER');
+    expect(selected.error.message).toMatch(
+      /machines\.vm: No available provider offers SerialConsole/,
+    );
+    expect(selected.error.message).toMatch(
+      /machines\.gpu: No available provider offers Custom\(gpu\)/,
+    );
+    expect(selected.error.message).not.toMatch(/machines\.db/);
+  });
+
+  it('refuses, before anything is created, a network over providers that cannot share one', () => {
+    const s = sourceWith([
+      candidate('vms', ['Exec', 'VmType(FullVirt)', 'NetworkOverlay', 'SharedBridge']),
+      candidate('boxes', ['Exec', 'VmType(Container)', 'NetworkOverlay']),
+    ]);
+    const selected = s.selectTopology({
+      machines: { app: { needs: ['VmType(FullVirt)'] }, db: { needs: ['VmType(Container)'] } },
+      networks: { lan: ['app', 'db'] },
+    });
+    if (!('error' in selected)) throw new Error('expected an error');
+    expect(selected.error.code).toBe('TESTBED_MIXED_NETWORK_UNSUPPORTED');
+    expect(selected.error.message).toMatch(/'lan'.*app \(vms\), db \(boxes\)/);
+  });
+});
