@@ -1,5 +1,11 @@
 import { networkInterfaces } from 'node:os';
-import { isTestbedError, MixedNetworkError, ProvisionError } from '../core/errors.js';
+import {
+  isTestbedError,
+  MixedNetworkError,
+  NotOnNetworkError,
+  ProvisionError,
+} from '../core/errors.js';
+import { injectLinkFault } from '../core/faults.js';
 import type {
   FaultOptions,
   Machine,
@@ -41,24 +47,18 @@ export class TopologyNetwork {
 
   /** Cuts `machine`'s link to this network until `connect` (`NetworkFaults`); idempotent. */
   disconnect(machine: Machine, options?: FaultOptions): Promise<void> {
-    return this.#segment(machine, 'disconnect').disconnect?.(machine, options) as Promise<void>;
+    return injectLinkFault(this.#segment(machine), 'disconnect', machine, options);
   }
 
   /** Restores a link `disconnect` cut (`NetworkFaults`); idempotent. */
   connect(machine: Machine, options?: FaultOptions): Promise<void> {
-    return this.#segment(machine, 'connect').connect?.(machine, options) as Promise<void>;
+    return injectLinkFault(this.#segment(machine), 'connect', machine, options);
   }
 
-  #segment(machine: Machine, fault: 'disconnect' | 'connect'): MachineNetwork {
+  /** The segment of the machine's provider; a machine of a provider not on it is not on the network. */
+  #segment(machine: Machine): MachineNetwork {
     const segment = this.segments.find((s) => s.providerId === machine.providerId);
-    if (!segment?.[fault]) {
-      throw new ProvisionError(
-        `Network '${this.name}' has no ${machine.providerId} segment that can ${fault} ${machine.name}.`,
-        {
-          fix: 'Cut links of machines that are members of this network, on providers that offer NetworkFaults.',
-        },
-      );
-    }
+    if (!segment) throw new NotOnNetworkError(machine.name, this.name);
     return segment;
   }
 }
