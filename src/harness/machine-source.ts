@@ -82,7 +82,7 @@ export class MachineSource {
       );
     }
     const preference = snapshot?.preference;
-    const reg = registry ?? (await createRegistry({ preference }));
+    const reg = registry ?? (await createRegistry({ preference, hosts: snapshot?.hosts }));
     if (snapshot) return new MachineSource(reg, snapshot, sharedTemplates());
     const statuses = await reg.discover({ health: true });
     const run: RunSnapshot = {

@@ -166,6 +166,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       timeoutMs: options.timeoutMs,
       registry: input.registryModule,
       machines: entries,
+      hosts: options.hosts,
     },
     machines,
     async stop(stopOptions = {}) {
