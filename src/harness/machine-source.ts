@@ -1,6 +1,12 @@
 import { parseNeeds, type VmCapability } from '../core/capabilities.js';
 import { loadConfig } from '../core/config.js';
-import { ConfigError, ProvisionError, UnsupportedOperationError } from '../core/errors.js';
+import {
+  ConfigError,
+  isTestbedError,
+  ProvisionError,
+  UnsupportedOperationError,
+} from '../core/errors.js';
+import { demandOf, PlacementLedger } from '../core/placement-ledger.js';
 import type { Machine, MachineSnapshot, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { createRunContext, isOwnerAlive } from '../core/run-context.js';
@@ -11,6 +17,7 @@ import type { MachineStart } from './machine-start.js';
 import { provisionSpec } from './provision-spec.js';
 import { ProvisionerPool } from './provisioner-pool.js';
 import { createRegistry, hasRegistryFactory } from './registry-factory.js';
+import { releaseOnDestroy } from './release-on-destroy.js';
 import type { RunMachineEntry, RunSnapshot } from './run-snapshot.js';
 import { type Selected, selectProvider } from './select-provider.js';
 import { ownTemplates, sharedTemplates, type TemplateLease } from './template-lease.js';
@@ -49,6 +56,8 @@ export class MachineSource {
   readonly #pool: ProvisionerPool;
   readonly #attached = new Map<string, Promise<Machine>>();
   readonly #destroying = new DestroyQueue();
+  /** What this process placed where, and which providers it found down. */
+  readonly placement = new PlacementLedger();
 
   /** `templates`: where warm templates are kept; default, this source's own. */
   constructor(
@@ -102,7 +111,12 @@ export class MachineSource {
   /** Parses needs (throws `InvalidCapabilityError` listing valid names) and picks a provider. */
   select(needs: readonly unknown[]): Selected {
     const parsed: VmCapability[] = parseNeeds(needs);
-    return selectProvider(this.snapshot.candidates, parsed, this.snapshot.preference);
+    return selectProvider(
+      this.snapshot.candidates,
+      parsed,
+      this.snapshot.preference,
+      this.placement.state(),
+    );
   }
 
   /** Provisions a machine on `providerId`, bounded by the run's `timeoutMs` unless the spec says otherwise. */
@@ -114,17 +128,29 @@ export class MachineSource {
     // A test process can outlive its run's owner (Vitest's workers finish their test after the
     // main process is killed) and the owner's watchdog: nothing may be created after that.
     this.#assertOwnerAlive();
-    const provisioner = await this.#pool.get(providerId);
-    const machine = await provisioner.provision(
-      provisionSpec(spec, this.snapshot.timeoutMs, signal),
-    );
+    const machine = await this.#pool
+      .get(providerId)
+      .then((provisioner) =>
+        provisioner.provision(provisionSpec(spec, this.snapshot.timeoutMs, signal)),
+      )
+      .catch((error: unknown) => {
+        this.#noteDown(providerId, error);
+        throw error;
+      });
     try {
       this.#assertOwnerAlive();
     } catch (error) {
       await machine.destroy().catch(() => {});
       throw error;
     }
-    return machine;
+    return releaseOnDestroy(machine, this.placement.place(providerId, demandOf(spec)));
+  }
+
+  /** A provider that failed as unreachable gets no more machines from this process. */
+  #noteDown(providerId: string, error: unknown): void {
+    if (isTestbedError(error, 'TESTBED_PROVIDER_UNAVAILABLE')) {
+      this.placement.markDown(providerId, error.message.split('\n')[0] ?? error.message);
+    }
   }
 
   /**
@@ -154,13 +180,14 @@ export class MachineSource {
     const saved = await untilAborted(snapshot, signal, `Waiting for the warm template ${label}`);
     const started = Date.now();
     const bound = spec.timeoutMs ?? this.snapshot.timeoutMs;
-    const machine = await saved.restore({
+    const restored = await saved.restore({
       ...(spec.name !== undefined ? { name: spec.name } : {}),
       ...(signal ? { signal } : {}),
       ...(bound !== undefined ? { timeoutMs: bound } : {}),
       ...(spec.networks ? { networks: spec.networks } : {}),
       ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
     });
+    const machine = releaseOnDestroy(restored, this.placement.place(providerId, demandOf(spec)));
     try {
       this.#assertOwnerAlive();
       await applyFileSpecs(machine, spec.files ?? [], signal ?? new AbortController().signal);

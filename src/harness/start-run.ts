@@ -1,6 +1,7 @@
 import { parseNeeds } from '../core/capabilities.js';
 import { checkPreference } from '../core/check-preference.js';
 import { loadConfig } from '../core/config.js';
+import { demandOf, PlacementLedger } from '../core/placement-ledger.js';
 import type { Machine } from '../core/provider.js';
 import type { ProviderRegistry, ProviderStatus } from '../core/registry.js';
 import { createRunContext, type RunContext } from '../core/run-context.js';
@@ -116,12 +117,19 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   log(`testbed: run ${run.runId}${watchdog.logPath ? ` (watchdog log: ${watchdog.logPath})` : ''}`);
   const candidates = toCandidates(statuses);
   const pool = new ProvisionerPool(registry, run);
+  // Run-scoped machines live as long as the run: what they take is never given back.
+  const placement = new PlacementLedger();
   const created: Machine[] = [];
   const machines = new Map<string, Machine>();
   const entries: Record<string, RunMachineEntry> = {};
   try {
     for (const declared of options.machines) {
-      const selected = selectProvider(candidates, parseNeeds(declared.needs), preference);
+      const selected = selectProvider(
+        candidates,
+        parseNeeds(declared.needs),
+        preference,
+        placement.state(),
+      );
       if ('error' in selected) {
         if (options.onUnmet === 'fail') throw selected.error;
         entries[declared.name] = {
@@ -135,6 +143,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       const provisioner = await pool.get(selected.providerId);
       const spec = provisionSpec(declared.spec, options.timeoutMs, signal);
       const machine = await provisioner.provision(spec);
+      placement.place(selected.providerId, demandOf(declared.spec));
       created.push(machine);
       machines.set(declared.name, machine);
       entries[declared.name] = {
