@@ -6,6 +6,7 @@ import {
   ProvisionError,
   UnsupportedOperationError,
 } from '../core/errors.js';
+import { filePlacementStore, placementDir } from '../core/file-placement-store.js';
 import { demandOf, PlacementLedger } from '../core/placement-ledger.js';
 import type { Machine, MachineSnapshot, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
@@ -56,14 +57,16 @@ export class MachineSource {
   readonly #pool: ProvisionerPool;
   readonly #attached = new Map<string, Promise<Machine>>();
   readonly #destroying = new DestroyQueue();
-  /** What this process placed where, and which providers it found down. */
-  readonly placement = new PlacementLedger();
 
-  /** `templates`: where warm templates are kept; default, this source's own. */
+  /**
+   * `templates`: where warm templates are kept; default, this source's own. `placement`: what was
+   * placed where and which providers are down; default, this process's alone.
+   */
   constructor(
     readonly registry: ProviderRegistry,
     readonly snapshot: RunSnapshot,
     readonly templates: TemplateLease = ownTemplates(),
+    readonly placement: PlacementLedger = new PlacementLedger(),
   ) {
     this.#pool = new ProvisionerPool(registry, snapshot.run);
   }
@@ -92,7 +95,10 @@ export class MachineSource {
     }
     const preference = snapshot?.preference;
     const reg = registry ?? (await createRegistry({ preference, hosts: snapshot?.hosts }));
-    if (snapshot) return new MachineSource(reg, snapshot, sharedTemplates());
+    // Placements are counted in the run's files, so parallel workers see each other's machines.
+    const placement = (run: RunSnapshot) =>
+      new PlacementLedger(filePlacementStore(placementDir(loadConfig().stateDir, run.run.runId)));
+    if (snapshot) return new MachineSource(reg, snapshot, sharedTemplates(), placement(snapshot));
     const statuses = await reg.discover({ health: true });
     const run: RunSnapshot = {
       run: createRunContext(),
@@ -105,7 +111,7 @@ export class MachineSource {
       registry: undefined,
       machines: {},
     };
-    return new MachineSource(reg, run, sharedTemplates());
+    return new MachineSource(reg, run, sharedTemplates(), placement(run));
   }
 
   /** Parses needs (throws `InvalidCapabilityError` listing valid names) and picks a provider. */

@@ -1,6 +1,11 @@
 import { parseNeeds } from '../core/capabilities.js';
 import { checkPreference } from '../core/check-preference.js';
 import { loadConfig } from '../core/config.js';
+import {
+  filePlacementStore,
+  placementDir,
+  removePlacements,
+} from '../core/file-placement-store.js';
 import { demandOf, PlacementLedger } from '../core/placement-ledger.js';
 import type { Machine } from '../core/provider.js';
 import type { ProviderRegistry, ProviderStatus } from '../core/registry.js';
@@ -117,8 +122,11 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   log(`testbed: run ${run.runId}${watchdog.logPath ? ` (watchdog log: ${watchdog.logPath})` : ''}`);
   const candidates = toCandidates(statuses);
   const pool = new ProvisionerPool(registry, run);
-  // Run-scoped machines live as long as the run: what they take is never given back.
-  const placement = new PlacementLedger();
+  // Shared with the test processes, which count their machines there too. Run-scoped machines
+  // live as long as the run: what they take is given back only when the run's records go.
+  const placement = new PlacementLedger(
+    filePlacementStore(placementDir(config.stateDir, run.runId)),
+  );
   const created: Machine[] = [];
   const machines = new Map<string, Machine>();
   const entries: Record<string, RunMachineEntry> = {};
@@ -154,6 +162,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       log(`testbed: run machine '${declared.name}' is ${machine.name} (${machine.providerId})`);
     }
   } catch (error) {
+    removePlacements(config.stateDir, run.runId);
     const cleanup = await destroyAll(created, log, false);
     if (cleanup.length === 0) await watchdog.stop();
     if (cleanup.length > 0) {
@@ -181,6 +190,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
     async stop(stopOptions = {}) {
       const keep = stopOptions.keepArtifacts ?? false;
       const errors = await destroyAll(created, log, keep);
+      removePlacements(config.stateDir, run.runId);
       // Whatever test processes left (a crashed worker's machine, the run directory) goes too,
       // unless failed machines' artifacts are being kept for inspection.
       if (errors.length === 0 && !keep && !options.keepOnFailure) {

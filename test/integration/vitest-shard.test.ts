@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/core/config.js';
+import { placementDir } from '../../src/core/file-placement-store.js';
 import type { MachineStart } from '../../src/harness/machine-start.js';
 import { DockerProvider } from '../../src/providers/docker/index.js';
 import { runVitest, type VitestRun } from '../fixtures/run-vitest.js';
@@ -46,8 +49,11 @@ describe('Vitest --shard runs side by side', () => {
       }
       const names = [...one.machines, ...two.machines, ...one.shared, ...two.shared];
       expect(new Set(names).size).toBe(names.length);
-      expect(await runLeftovers(one.runId)).toEqual([]);
-      expect(await runLeftovers(two.runId)).toEqual([]);
+      const { stateDir } = loadConfig();
+      for (const { runId } of [one, two]) {
+        expect(await runLeftovers(runId)).toEqual([]);
+        expect(existsSync(placementDir(stateDir, runId))).toBe(false);
+      }
     },
     60_000,
   );

@@ -1,5 +1,13 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseNeeds } from '../../src/core/capabilities.js';
+import {
+  filePlacementStore,
+  placementDir,
+  removePlacements,
+} from '../../src/core/file-placement-store.js';
 import { compareFreeCapacity, freeShare } from '../../src/core/placement.js';
 import { demandOf, PlacementLedger } from '../../src/core/placement-ledger.js';
 import type { ProviderCapacity } from '../../src/core/provider.js';
@@ -153,5 +161,52 @@ describe('capacity parsers', () => {
       total: { memoryMiB: 0, vcpus: 0 },
       free: { memoryMiB: 0, vcpus: 0 },
     });
+  });
+});
+
+describe('filePlacementStore', () => {
+  it('lets every process of a run see the others’ placements, and gives them back', () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'testbed-placement-'));
+    try {
+      const dir = placementDir(stateDir, 'run12345');
+      const main = new PlacementLedger(filePlacementStore(dir));
+      const worker = new PlacementLedger(filePlacementStore(dir));
+      const candidates = [
+        candidate('docker', host(4096, 2)),
+        candidate('docker@host2', host(4096, 2)),
+      ];
+      expect(main.state().placed).toEqual({});
+      const release = worker.place('docker', demandOf({ memoryMiB: 1024 }));
+      worker.place('docker@host2', demandOf());
+      worker.place('docker', demandOf());
+      expect(main.state().placed).toEqual({
+        docker: { memoryMiB: 1280, vcpus: 2 },
+        'docker@host2': { memoryMiB: 256, vcpus: 1 },
+      });
+      expect(rankProviders(candidates, [], undefined, main.state()).ranked[0]?.id).toBe(
+        'docker@host2',
+      );
+      release();
+      expect(main.state().placed?.docker).toEqual({ memoryMiB: 256, vcpus: 1 });
+      removePlacements(stateDir, 'run12345');
+      expect(existsSync(dir)).toBe(false);
+      expect(main.state().placed).toEqual({});
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts nothing rather than failing when the directory cannot be written', () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'testbed-placement-'));
+    try {
+      // A file where the directory should be: mkdir fails with ENOTDIR.
+      writeFileSync(join(stateDir, 'file'), '');
+      const ledger = new PlacementLedger(filePlacementStore(join(stateDir, 'file', 'run')));
+      const release = ledger.place('docker', demandOf());
+      expect(ledger.state().placed).toEqual({});
+      release();
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
