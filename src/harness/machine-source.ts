@@ -134,12 +134,15 @@ export class MachineSource {
     // A test process can outlive its run's owner (Vitest's workers finish their test after the
     // main process is killed) and the owner's watchdog: nothing may be created after that.
     this.#assertOwnerAlive();
+    // Counted from the start, not once it is up: workers choosing meanwhile see it.
+    const release = this.placement.place(providerId, demandOf(spec));
     const machine = await this.#pool
       .get(providerId)
       .then((provisioner) =>
         provisioner.provision(provisionSpec(spec, this.snapshot.timeoutMs, signal)),
       )
       .catch((error: unknown) => {
+        release();
         this.#noteDown(providerId, error);
         throw error;
       });
@@ -147,9 +150,10 @@ export class MachineSource {
       this.#assertOwnerAlive();
     } catch (error) {
       await machine.destroy().catch(() => {});
+      release();
       throw error;
     }
-    return releaseOnDestroy(machine, this.placement.place(providerId, demandOf(spec)));
+    return releaseOnDestroy(machine, release);
   }
 
   /** A provider that failed as unreachable gets no more machines from this process. */
@@ -186,14 +190,20 @@ export class MachineSource {
     const saved = await untilAborted(snapshot, signal, `Waiting for the warm template ${label}`);
     const started = Date.now();
     const bound = spec.timeoutMs ?? this.snapshot.timeoutMs;
-    const restored = await saved.restore({
-      ...(spec.name !== undefined ? { name: spec.name } : {}),
-      ...(signal ? { signal } : {}),
-      ...(bound !== undefined ? { timeoutMs: bound } : {}),
-      ...(spec.networks ? { networks: spec.networks } : {}),
-      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
-    });
-    const machine = releaseOnDestroy(restored, this.placement.place(providerId, demandOf(spec)));
+    const release = this.placement.place(providerId, demandOf(spec));
+    const restored = await saved
+      .restore({
+        ...(spec.name !== undefined ? { name: spec.name } : {}),
+        ...(signal ? { signal } : {}),
+        ...(bound !== undefined ? { timeoutMs: bound } : {}),
+        ...(spec.networks ? { networks: spec.networks } : {}),
+        ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+      })
+      .catch((error: unknown) => {
+        release();
+        throw error;
+      });
+    const machine = releaseOnDestroy(restored, release);
     try {
       this.#assertOwnerAlive();
       await applyFileSpecs(machine, spec.files ?? [], signal ?? new AbortController().signal);

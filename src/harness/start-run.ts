@@ -150,8 +150,8 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       }
       const provisioner = await pool.get(selected.providerId);
       const spec = provisionSpec(declared.spec, options.timeoutMs, signal);
-      const machine = await provisioner.provision(spec);
       placement.place(selected.providerId, demandOf(declared.spec));
+      const machine = await provisioner.provision(spec);
       created.push(machine);
       machines.set(declared.name, machine);
       entries[declared.name] = {

@@ -68,6 +68,19 @@ describe('placement in a test process', () => {
     expect(pick(s)).toBe('fake');
   });
 
+  it('counts a machine from the moment it is asked for, and gives it back when provisioning fails', async () => {
+    const s = twoHosts();
+    const pending = s.provision('fake');
+    // Still provisioning: a worker choosing now must already see it.
+    expect(s.placement.state().placed).toEqual({ fake: { memoryMiB: 256, vcpus: 1 } });
+    await pending;
+    await expect(s.provision('fake@host2')).rejects.toThrow();
+    expect(s.placement.state().placed).toEqual({
+      fake: { memoryMiB: 256, vcpus: 1 },
+      'fake@host2': { memoryMiB: 0, vcpus: 0 },
+    });
+  });
+
   it('marks a provider that fails as unreachable down: new machines go to the other host', async () => {
     const s = twoHosts();
     await s.provision('fake');
