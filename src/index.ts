@@ -54,6 +54,12 @@ export {
 } from './core/errors.js';
 export type { LinkFault, MachineFault } from './core/faults.js';
 export { injectFault, injectLinkFault } from './core/faults.js';
+export type { HostBackend, HostEntry, HostEntryResult, HostTransport } from './core/hosts.js';
+export { hostListSchema, parseHostEntry } from './core/hosts.js';
+export { PendingHostProvider } from './core/pending-host-provider.js';
+export type { PlacementCandidate, PlacementState } from './core/placement.js';
+export { compareFreeCapacity, freeShare } from './core/placement.js';
+export { demandOf, PlacementLedger } from './core/placement-ledger.js';
 export type {
   CloneOptions,
   CommandOptions,
@@ -72,9 +78,11 @@ export type {
   MachineSpec,
   OwnedResource,
   PortSpec,
+  ProviderCapacity,
   ProviderHealth,
   ProvisionerOptions,
   RemovalReport,
+  Resources,
   RestoreOptions,
   SnapshotOptions,
   SshConnectionInfo,

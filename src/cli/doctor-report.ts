@@ -1,6 +1,7 @@
 import type { CapabilityInput } from '../core/capabilities.js';
 import { formatCapability } from '../core/capabilities.js';
-import type { ProviderHealth } from '../core/provider.js';
+import { PendingHostProvider } from '../core/pending-host-provider.js';
+import type { ProviderCapacity, ProviderHealth, VmBackendProvider } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import type { AccessCheck } from './host-access.js';
 
@@ -15,11 +16,27 @@ export interface DoctorProviderEntry {
   setupHint: string;
   health?: ProviderHealth | undefined;
   durationMs: number;
+  /** The host it provisions on: `local`, or the name from TESTBED_HOSTS / the `hosts` option. */
+  host: string;
+  /** What the host has and has free, when the provider reported it. */
+  capacity?: ProviderCapacity | undefined;
+}
+
+/** One configured host and the providers on it, for the hosts section of the report. */
+export interface DoctorHostEntry {
+  /** Host name: `local` for this machine. */
+  name: string;
+  /** The engine URIs configured for it (none for the local defaults). */
+  uris: string[];
+  /** Ids of its providers, in registration order. */
+  providers: string[];
 }
 
 /** Everything `testbed doctor` found: the data behind both the text and the JSON output. */
 export interface DoctorReport {
   providers: DoctorProviderEntry[];
+  /** Providers grouped by host, in order of first appearance. */
+  hosts: DoctorHostEntry[];
   needs: string[];
   selected: string | null;
   ranked: string[];
@@ -51,6 +68,27 @@ function acceleratorOf(
   return { accelerator, acceleratorVerified: details?.acceleratorVerified === true };
 }
 
+/** The host a provider provisions on: a configured host's name, the part of its id after `@`, or `local`. */
+function hostOf(provider: VmBackendProvider): { name: string; uri?: string } {
+  if (provider instanceof PendingHostProvider) {
+    return { name: provider.entry.name, uri: provider.entry.uri };
+  }
+  const at = provider.id.indexOf('@');
+  return { name: at === -1 ? 'local' : provider.id.slice(at + 1) };
+}
+
+function groupByHost(statuses: readonly { provider: VmBackendProvider }[]): DoctorHostEntry[] {
+  const hosts = new Map<string, DoctorHostEntry>();
+  for (const { provider } of statuses) {
+    const { name, uri } = hostOf(provider);
+    const host = hosts.get(name) ?? { name, uris: [], providers: [] };
+    if (uri) host.uris.push(uri);
+    host.providers.push(provider.id);
+    hosts.set(name, host);
+  }
+  return [...hosts.values()];
+}
+
 /** Runs discovery, health checks and selection for `needs`, and collects the report. */
 export async function collectDoctorReport(
   registry: ProviderRegistry,
@@ -69,9 +107,12 @@ export async function collectDoctorReport(
     setupHint: s.provider.setupHint,
     health: s.health,
     durationMs: s.durationMs,
+    host: hostOf(s.provider).name,
+    capacity: s.capacity,
   }));
   return {
     providers,
+    hosts: groupByHost(selection.statuses),
     needs: selection.needs,
     selected: selection.best?.id ?? null,
     ranked: selection.ranked,

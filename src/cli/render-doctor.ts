@@ -1,4 +1,17 @@
-import type { DoctorReport } from './doctor-report.js';
+import type { ProviderCapacity } from '../core/provider.js';
+import type { DoctorProviderEntry, DoctorReport } from './doctor-report.js';
+
+function formatCapacity(capacity: ProviderCapacity): string {
+  const { total, free } = capacity;
+  return `memory ${free.memoryMiB}/${total.memoryMiB} MiB free, vCPUs ${free.vcpus}/${total.vcpus} free`;
+}
+
+function hostLine(p: DoctorProviderEntry | undefined, id: string): string {
+  if (!p) return `    ? ${id}`;
+  if (!p.available) return `    ✗ ${id}: ${p.reason ?? 'unavailable'}`;
+  if (p.health?.healthy !== true) return `    ✗ ${id}: ${p.reason ?? 'unhealthy'}`;
+  return `    ✓ ${id}: ${p.capacity ? formatCapacity(p.capacity) : 'capacity not reported'}`;
+}
 
 /** Renders the doctor report as the human-readable discovery report. */
 export function renderDoctorText(report: DoctorReport): string {
@@ -32,6 +45,18 @@ export function renderDoctorText(report: DoctorReport): string {
     for (const warning of h.warnings) out.push(`      ! ${warning}`);
   }
   if (!report.providers.some((p) => p.available)) out.push('  (no provider is available)');
+  out.push('', 'Hosts:');
+  for (const host of report.hosts) {
+    out.push(`  ${host.name}${host.uris.length > 0 ? ` (${host.uris.join(', ')})` : ''}`);
+    for (const id of host.providers) {
+      out.push(
+        hostLine(
+          report.providers.find((p) => p.id === id),
+          id,
+        ),
+      );
+    }
+  }
   if (report.access.length > 0) {
     out.push('', 'Access (this user):');
     for (const check of report.access) {

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultLibvirtUri, hostLibvirtAccess, type LibvirtAccess } from './default-libvirt-uri.js';
 import { ConfigError, type ValidationProblem } from './errors.js';
+import { type HostEntry, hostsVariableSchema } from './hosts.js';
 
 /** testbed's configuration, read from the environment. */
 export interface TestbedConfig {
@@ -22,6 +23,8 @@ export interface TestbedConfig {
   maxBoots: number | undefined;
   /** Test-scoped VMs start from warm templates (memory snapshots) where the provider offers them. */
   warm: boolean;
+  /** Engines on this and other machines to provision on (`TESTBED_HOSTS`); undefined means only the local defaults. */
+  hosts: HostEntry[] | undefined;
 }
 
 /** Environment variable names read by `loadConfig`, each with its older alias if any. */
@@ -34,6 +37,7 @@ export const CONFIG_VARIABLES = {
   timeoutMs: ['TESTBED_TIMEOUT_MS'],
   maxBoots: ['TESTBED_MAX_BOOTS'],
   warm: ['TESTBED_WARM'],
+  hosts: ['TESTBED_HOSTS'],
 } as const satisfies Record<keyof TestbedConfig, readonly string[]>;
 
 /** Where testbed keeps caches: root uses /var, because libvirt's qemu user cannot enter /root. */
@@ -49,6 +53,9 @@ const integer = (min: number, max: number, what: string) =>
     .regex(/^\d+$/, `must be ${what}, a whole number`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** A provider id: a backend, and `@host` for an instance from TESTBED_HOSTS. */
+export const PROVIDER_ID = /^[a-z][a-z0-9-]*(@[a-z0-9][a-z0-9.-]*)?$/;
 
 /** Kernel pseudo-filesystems: nothing can be stored there (and Node's recursive mkdir spins on /proc). */
 const PSEUDO_FS = ['/proc', '/sys', '/dev'];
@@ -84,7 +91,9 @@ const fields = {
     .pipe(
       z
         .array(
-          z.string().regex(/^[a-z][a-z0-9-]*$/, 'provider ids are lowercase, e.g. libvirt,docker'),
+          z
+            .string()
+            .regex(PROVIDER_ID, 'provider ids are lowercase, e.g. libvirt,docker,libvirt@host2'),
         )
         .min(1, 'must list at least one provider id, e.g. libvirt,docker'),
     ),
@@ -98,6 +107,7 @@ const fields = {
       z.enum(['0', '1', 'false', 'true'], 'must be 1/true (warm starts) or 0/false (boot cold)'),
     )
     .transform((s) => s === '1' || s === 'true'),
+  hosts: hostsVariableSchema,
 };
 
 /**
@@ -120,6 +130,7 @@ export function loadConfig(
     timeoutMs: '5000',
     maxBoots: undefined,
     warm: '1',
+    hosts: undefined,
   };
   const problems: ValidationProblem[] = [];
   const config: Record<string, unknown> = {};
@@ -135,10 +146,13 @@ export function loadConfig(
     if (result.success) config[key] = result.data;
     else {
       for (const issue of result.error.issues) {
-        problems.push({
-          path: name ?? key,
-          message: `${issue.message} (got ${JSON.stringify(raw)})`,
-        });
+        // A list's issue is about one entry, which its message already quotes.
+        const index = issue.path.find((p) => typeof p === 'number');
+        problems.push(
+          index === undefined
+            ? { path: name ?? key, message: `${issue.message} (got ${JSON.stringify(raw)})` }
+            : { path: `${name ?? key}[${index}]`, message: issue.message },
+        );
       }
     }
   }

@@ -422,4 +422,24 @@ export interface VmBackendProvider {
   listResources?(signal?: AbortSignal): Promise<OwnedResource[]>;
   /** Removes every resource of `runId`, newest first, retrying with backoff; never hangs, never throws for one stuck resource. */
   removeRun?(runId: string, signal?: AbortSignal): Promise<RemovalReport>;
+  /** What the backend's host has and has free, for placement by capacity; bounded by the signal. */
+  capacity?(signal?: AbortSignal): Promise<ProviderCapacity>;
+}
+
+// --- Capacity (placement across hosts) ---
+
+/** An amount of memory and virtual CPUs. */
+export interface Resources {
+  /** Memory in MiB. */
+  memoryMiB: number;
+  /** Virtual CPUs (host CPU threads for a total). */
+  vcpus: number;
+}
+
+/** What a provider's host has in all and free now, as its engine reports it. */
+export interface ProviderCapacity {
+  /** The host's memory and CPUs. */
+  total: Resources;
+  /** What is not in use: memory the kernel can hand out; CPUs not taken (the total where the engine cannot say). */
+  free: Resources;
 }

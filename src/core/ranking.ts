@@ -1,5 +1,7 @@
 import { formatCapability, missingCapabilities, type VmCapability } from './capabilities.js';
 import type { ProviderMismatch } from './errors.js';
+import { compareFreeCapacity, type PlacementState } from './placement.js';
+import type { ProviderCapacity } from './provider.js';
 
 /** What the ranking knows of one provider: pure data, gathered by discovery. */
 export interface RankingCandidate {
@@ -15,6 +17,8 @@ export interface RankingCandidate {
   reason?: string | undefined;
   /** How to make it usable. */
   fix?: string | undefined;
+  /** What its host reported at discovery (`capacity()`), for placement among equals. */
+  capacity?: ProviderCapacity | undefined;
 }
 
 /** The outcome of ranking: usable providers best first, and why the others were passed over. */
@@ -29,12 +33,15 @@ export interface Ranking {
  * Ranks providers for a set of needs. A provider qualifies when it is available, not known to be
  * unhealthy, allowed by `preference` (when given) and offers every need. Qualified providers are
  * ordered by: position in `preference`; then healthy before unchecked; then fewest surplus
- * capabilities (the most specific, usually cheapest, backend); then registration order.
+ * capabilities (the most specific, usually cheapest, backend); then the larger share of free
+ * capacity after what `placement` says this run put there (so machines spread over hosts); then
+ * registration order. A provider `placement` marks down is passed over.
  */
 export function rankProviders(
   candidates: readonly RankingCandidate[],
   needs: readonly VmCapability[],
   preference?: readonly string[],
+  placement: PlacementState = {},
 ): Ranking {
   const qualified: { candidate: RankingCandidate; index: number }[] = [];
   const mismatches: ProviderMismatch[] = [];
@@ -47,6 +54,14 @@ export function rankProviders(
         reason: 'not listed in TESTBED_PROVIDERS',
         missing,
         fix: `Add ${candidate.id} to TESTBED_PROVIDERS.`,
+      });
+    } else if (placement.down?.[candidate.id] !== undefined) {
+      mismatches.push({
+        providerId: candidate.id,
+        available: false,
+        reason: `marked down during this run: ${placement.down[candidate.id]}`,
+        missing,
+        fix: candidate.fix,
       });
     } else if (!candidate.available || candidate.healthy === false || missing.length > 0) {
       mismatches.push({
@@ -69,6 +84,7 @@ export function rankProviders(
       rank(a.candidate.id) - rank(b.candidate.id) ||
       Number(b.candidate.healthy === true) - Number(a.candidate.healthy === true) ||
       a.candidate.capabilities.length - b.candidate.capabilities.length ||
+      compareFreeCapacity(a.candidate, b.candidate, placement.placed) ||
       a.index - b.index,
   );
   return { ranked: qualified.map((q) => q.candidate), mismatches };

@@ -7,7 +7,7 @@ import {
 } from './capabilities.js';
 import { checkPreference } from './check-preference.js';
 import { DuplicateProviderError, NoMatchingProviderError } from './errors.js';
-import type { ProviderHealth, VmBackendProvider } from './provider.js';
+import type { ProviderCapacity, ProviderHealth, VmBackendProvider } from './provider.js';
 import { type RankingCandidate, rankProviders } from './ranking.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -31,6 +31,8 @@ export interface ProviderStatus {
   reason?: string | undefined;
   /** Result of `checkHealth()` when it ran and resolved. */
   health?: ProviderHealth | undefined;
+  /** Result of `capacity()` for a healthy provider that offers it, when it resolved in time. */
+  capacity?: ProviderCapacity | undefined;
   /** Time the checks took, in ms. */
   durationMs: number;
 }
@@ -132,6 +134,16 @@ export class ProviderRegistry {
         status.reason = `health check failed: ${describe(error)}`;
       }
     }
+    // Capacity only ranks among equals: without an answer the provider is still usable.
+    if (status.health?.healthy && provider.capacity) {
+      const capacity = provider.capacity.bind(provider);
+      status.capacity = await withTimeout(
+        `${provider.id}: capacity()`,
+        this.#timeoutMs,
+        (s) => capacity(s),
+        signal,
+      ).catch(() => undefined);
+    }
     status.durationMs = Math.round(performance.now() - started);
     return status;
   }
@@ -178,6 +190,7 @@ export class ProviderRegistry {
       healthy: s.health?.healthy ?? (s.available ? false : undefined),
       reason: s.reason,
       fix: s.provider.setupHint,
+      capacity: s.capacity,
     }));
     const { ranked, mismatches } = rankProviders(candidates, parsed, this.#preference);
     const formatted = parsed.map(formatCapability);

@@ -2,12 +2,15 @@ import { parseNeeds, type VmCapability } from '../core/capabilities.js';
 import { loadConfig } from '../core/config.js';
 import {
   ConfigError,
+  isTestbedError,
   type MixedNetworkError,
   type NoMatchingProviderError,
   ProvisionError,
   UnmetMembersError,
   UnsupportedOperationError,
 } from '../core/errors.js';
+import { filePlacementStore, placementDir } from '../core/file-placement-store.js';
+import { demandOf, PlacementLedger } from '../core/placement-ledger.js';
 import type {
   Machine,
   MachineNetwork,
@@ -24,6 +27,7 @@ import type { MachineStart } from './machine-start.js';
 import { provisionSpec } from './provision-spec.js';
 import { ProvisionerPool } from './provisioner-pool.js';
 import { createRegistry, hasRegistryFactory } from './registry-factory.js';
+import { releaseOnDestroy } from './release-on-destroy.js';
 import type { RunMachineEntry, RunSnapshot } from './run-snapshot.js';
 import { type Selected, selectProvider } from './select-provider.js';
 import { ownTemplates, sharedTemplates, type TemplateLease } from './template-lease.js';
@@ -70,11 +74,15 @@ export class MachineSource {
   readonly #attached = new Map<string, Promise<Machine>>();
   readonly #destroying = new DestroyQueue();
 
-  /** `templates`: where warm templates are kept; default, this source's own. */
+  /**
+   * `templates`: where warm templates are kept; default, this source's own. `placement`: what was
+   * placed where and which providers are down; default, this process's alone.
+   */
   constructor(
     readonly registry: ProviderRegistry,
     readonly snapshot: RunSnapshot,
     readonly templates: TemplateLease = ownTemplates(),
+    readonly placement: PlacementLedger = new PlacementLedger(),
   ) {
     this.#pool = new ProvisionerPool(registry, snapshot.run);
   }
@@ -102,8 +110,11 @@ export class MachineSource {
       );
     }
     const preference = snapshot?.preference;
-    const reg = registry ?? (await createRegistry({ preference }));
-    if (snapshot) return new MachineSource(reg, snapshot, sharedTemplates());
+    const reg = registry ?? (await createRegistry({ preference, hosts: snapshot?.hosts }));
+    // Placements are counted in the run's files, so parallel workers see each other's machines.
+    const placement = (run: RunSnapshot) =>
+      new PlacementLedger(filePlacementStore(placementDir(loadConfig().stateDir, run.run.runId)));
+    if (snapshot) return new MachineSource(reg, snapshot, sharedTemplates(), placement(snapshot));
     const statuses = await reg.discover({ health: true });
     const run: RunSnapshot = {
       run: createRunContext(),
@@ -116,13 +127,18 @@ export class MachineSource {
       registry: undefined,
       machines: {},
     };
-    return new MachineSource(reg, run, sharedTemplates());
+    return new MachineSource(reg, run, sharedTemplates(), placement(run));
   }
 
   /** Parses needs (throws `InvalidCapabilityError` listing valid names) and picks a provider. */
   select(needs: readonly unknown[]): Selected {
     const parsed: VmCapability[] = parseNeeds(needs);
-    return selectProvider(this.snapshot.candidates, parsed, this.snapshot.preference);
+    return selectProvider(
+      this.snapshot.candidates,
+      parsed,
+      this.snapshot.preference,
+      this.placement.state(),
+    );
   }
 
   /** Provisions a machine on `providerId`, bounded by the run's `timeoutMs` unless the spec says otherwise. */
@@ -134,17 +150,33 @@ export class MachineSource {
     // A test process can outlive its run's owner (Vitest's workers finish their test after the
     // main process is killed) and the owner's watchdog: nothing may be created after that.
     this.#assertOwnerAlive();
-    const provisioner = await this.#pool.get(providerId);
-    const machine = await provisioner.provision(
-      provisionSpec(spec, this.snapshot.timeoutMs, signal),
-    );
+    // Counted from the start, not once it is up: workers choosing meanwhile see it.
+    const release = this.placement.place(providerId, demandOf(spec));
+    const machine = await this.#pool
+      .get(providerId)
+      .then((provisioner) =>
+        provisioner.provision(provisionSpec(spec, this.snapshot.timeoutMs, signal)),
+      )
+      .catch((error: unknown) => {
+        release();
+        this.#noteDown(providerId, error);
+        throw error;
+      });
     try {
       this.#assertOwnerAlive();
     } catch (error) {
       await machine.destroy().catch(() => {});
+      release();
       throw error;
     }
-    return machine;
+    return releaseOnDestroy(machine, release);
+  }
+
+  /** A provider that failed as unreachable gets no more machines from this process. */
+  #noteDown(providerId: string, error: unknown): void {
+    if (isTestbedError(error, 'TESTBED_PROVIDER_UNAVAILABLE')) {
+      this.placement.markDown(providerId, error.message.split('\n')[0] ?? error.message);
+    }
   }
 
   /**
@@ -177,13 +209,20 @@ export class MachineSource {
     const saved = await untilAborted(snapshot, signal, `Waiting for the warm template ${label}`);
     const started = Date.now();
     const bound = spec.timeoutMs ?? this.snapshot.timeoutMs;
-    const machine = await saved.restore({
-      ...(spec.name !== undefined ? { name: spec.name } : {}),
-      ...(signal ? { signal } : {}),
-      ...(bound !== undefined ? { timeoutMs: bound } : {}),
-      ...(spec.networks ? { networks: spec.networks as readonly MachineNetwork[] } : {}),
-      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
-    });
+    const release = this.placement.place(providerId, demandOf(spec));
+    const restored = await saved
+      .restore({
+        ...(spec.name !== undefined ? { name: spec.name } : {}),
+        ...(signal ? { signal } : {}),
+        ...(bound !== undefined ? { timeoutMs: bound } : {}),
+        ...(spec.networks ? { networks: spec.networks as readonly MachineNetwork[] } : {}),
+        ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+      })
+      .catch((error: unknown) => {
+        release();
+        throw error;
+      });
+    const machine = releaseOnDestroy(restored, release);
     try {
       this.#assertOwnerAlive();
       await applyFileSpecs(machine, spec.files ?? [], signal ?? new AbortController().signal);

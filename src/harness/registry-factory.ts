@@ -1,3 +1,4 @@
+import type { HostEntry } from '../core/hosts.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { VmBackendRegistry } from '../registry.js';
 
@@ -5,6 +6,8 @@ import { VmBackendRegistry } from '../registry.js';
 export interface RegistryFactoryOptions {
   /** Provider ids to use, best first. */
   preference: string[] | undefined;
+  /** Engines beside the local ones, from the `hosts` option; undefined leaves it to TESTBED_HOSTS. */
+  hosts?: HostEntry[] | undefined;
 }
 
 /** Builds the registry testbed selects providers from; runs once in every test process. */
@@ -34,5 +37,5 @@ export function hasRegistryFactory(): boolean {
 export async function createRegistry(options: RegistryFactoryOptions): Promise<ProviderRegistry> {
   const factory = (globalThis as Slot)[SLOT];
   if (factory) return factory(options);
-  return VmBackendRegistry.withDefaults({ preference: options.preference });
+  return VmBackendRegistry.withDefaults({ preference: options.preference, hosts: options.hosts });
 }

@@ -1,4 +1,5 @@
 import type { CapabilityString } from '../core/capabilities.js';
+import type { HostEntry } from '../core/hosts.js';
 import type { MachineDescriptor } from '../core/provider.js';
 import type { RankingCandidate } from '../core/ranking.js';
 import type { RunContext } from '../core/run-context.js';
@@ -33,4 +34,6 @@ export interface RunSnapshot {
   registry: string | undefined;
   /** Run-scoped machines by name. */
   machines: Record<string, RunMachineEntry>;
+  /** Engines beside the local ones from the `hosts` option, so test processes register the same providers; undefined: TESTBED_HOSTS. */
+  hosts?: HostEntry[] | undefined;
 }

@@ -2,6 +2,12 @@ import { type CapabilityString, parseNeeds } from '../core/capabilities.js';
 import { checkPreference } from '../core/check-preference.js';
 import { loadConfig } from '../core/config.js';
 import { UnsupportedOperationError } from '../core/errors.js';
+import {
+  filePlacementStore,
+  placementDir,
+  removePlacements,
+} from '../core/file-placement-store.js';
+import { demandOf, PlacementLedger } from '../core/placement-ledger.js';
 import type { Machine } from '../core/provider.js';
 import type { ProviderRegistry, ProviderStatus } from '../core/registry.js';
 import { createRunContext, type RunContext } from '../core/run-context.js';
@@ -119,6 +125,11 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   log(`testbed: run ${run.runId}${watchdog.logPath ? ` (watchdog log: ${watchdog.logPath})` : ''}`);
   const candidates = toCandidates(statuses);
   const pool = new ProvisionerPool(registry, run);
+  // Shared with the test processes, which count their machines there too. Run-scoped machines
+  // live as long as the run: what they take is given back only when the run's records go.
+  const placement = new PlacementLedger(
+    filePlacementStore(placementDir(config.stateDir, run.runId)),
+  );
   const created: Pick<Machine, 'name' | 'destroy'>[] = [];
   const machines = new Map<string, Machine>();
   const entries: Record<string, RunMachineEntry> = {};
@@ -134,7 +145,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       const needs = networked.has(declared.name)
         ? [...declared.needs, 'NetworkOverlay' as const]
         : declared.needs;
-      const selected = selectProvider(candidates, parseNeeds(needs), preference);
+      const selected = selectProvider(candidates, parseNeeds(needs), preference, placement.state());
       if ('error' in selected) {
         if (options.onUnmet === 'fail') throw selected.error;
         entries[declared.name] = {
@@ -152,6 +163,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       }
       const provisioner = await pool.get(selected.providerId);
       const spec = provisionSpec(declared.spec, options.timeoutMs, signal);
+      placement.place(selected.providerId, demandOf(declared.spec));
       const machine = await provisioner.provision(spec);
       created.push(machine);
       record(declared.name, declared.needs, machine);
@@ -185,8 +197,12 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
         },
         providerOf,
         {
-          provision: async (id, spec, memberSignal) =>
-            (await pool.get(id)).provision(provisionSpec(spec, options.timeoutMs, memberSignal)),
+          provision: async (id, spec, memberSignal) => {
+            placement.place(id, demandOf(spec));
+            return (await pool.get(id)).provision(
+              provisionSpec(spec, options.timeoutMs, memberSignal),
+            );
+          },
           createNetwork: async (id, networkOptions) => {
             const provisioner = await pool.get(id);
             if (!provisioner.createNetwork) {
@@ -204,6 +220,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       }
     }
   } catch (error) {
+    removePlacements(config.stateDir, run.runId);
     const cleanup = await destroyAll(created, log, false);
     if (cleanup.length === 0) await watchdog.stop();
     if (cleanup.length > 0) {
@@ -231,11 +248,13 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
           return entry ? [[m.name, entry] as const] : [];
         }),
       ),
+      hosts: options.hosts,
     },
     machines,
     async stop(stopOptions = {}) {
       const keep = stopOptions.keepArtifacts ?? false;
       const errors = await destroyAll(created, log, keep);
+      removePlacements(config.stateDir, run.runId);
       // Whatever test processes left (a crashed worker's machine, the run directory) goes too,
       // unless failed machines' artifacts are being kept for inspection.
       if (errors.length === 0 && !keep && !options.keepOnFailure) {

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { type CapabilityString, capabilitySchema, formatCapability } from '../core/capabilities.js';
+import { PROVIDER_ID } from '../core/config.js';
 import { didYouMean } from '../core/did-you-mean.js';
 import { ConfigError, type ValidationProblem } from '../core/errors.js';
+import { type HostEntry, hostListSchema } from '../core/hosts.js';
 import { checkTopology } from './topology-plan.js';
 
 /** What to do with a test whose needs no available provider meets. */
@@ -60,6 +62,11 @@ export interface TestbedOptions {
    * second) where the provider offers `WarmSnapshot`. Default: TESTBED_WARM, else true.
    */
   warm?: boolean;
+  /**
+   * Engines to provision on, as `[name=]backend:uri` entries such as
+   * `host2=libvirt:qemu+ssh://ci@host2/system` (overrides TESTBED_HOSTS). Default: the local ones.
+   */
+  hosts?: readonly string[];
 }
 
 /** `TestbedOptions` after validation, with defaults applied and needs in canonical form. */
@@ -80,6 +87,8 @@ export interface ResolvedTestbedOptions {
   registry: string | undefined;
   /** See `TestbedOptions.warm`; undefined leaves it to TESTBED_WARM. */
   warm: boolean | undefined;
+  /** See `TestbedOptions.hosts`; undefined leaves it to TESTBED_HOSTS. */
+  hosts: HostEntry[] | undefined;
 }
 
 const specSchema = z.looseObject({
@@ -108,6 +117,7 @@ const OPTION_NAMES = [
   'providers',
   'registry',
   'warm',
+  'hosts',
 ];
 const MACHINE_OPTION_NAMES = ['needs', 'spec'];
 
@@ -129,11 +139,12 @@ export const testbedOptionsSchema = z.strictObject({
   keepOnFailure: z.boolean().default(false),
   timeoutMs: z.number().int().positive().optional(),
   providers: z
-    .array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'provider ids are lowercase, e.g. libvirt'))
+    .array(z.string().regex(PROVIDER_ID, 'provider ids are lowercase, e.g. libvirt, docker@host2'))
     .min(1)
     .optional(),
   registry: z.string().min(1).optional(),
   warm: z.boolean().optional(),
+  hosts: hostListSchema.optional(),
 });
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -169,8 +180,17 @@ export function parseTestbedOptions(input: unknown = {}): ResolvedTestbedOptions
       fix: 'Correct the options passed to testbed(...).',
     });
   }
-  const { machines, networks, onUnmet, keepOnFailure, timeoutMs, providers, registry, warm } =
-    result.data;
+  const {
+    machines,
+    networks,
+    onUnmet,
+    keepOnFailure,
+    timeoutMs,
+    providers,
+    registry,
+    warm,
+    hosts,
+  } = result.data;
   const networked = new Set(Object.values(networks).flat());
   if (networked.size > 0) {
     // Members of networks are hostnames: they follow the topology rules, the others need not.
@@ -196,5 +216,6 @@ export function parseTestbedOptions(input: unknown = {}): ResolvedTestbedOptions
     providers,
     registry,
     warm,
+    hosts,
   };
 }

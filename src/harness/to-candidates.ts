@@ -10,5 +10,6 @@ export function toCandidates(statuses: readonly ProviderStatus[]): RankingCandid
     healthy: s.health?.healthy ?? (s.available ? false : undefined),
     reason: s.reason,
     fix: s.provider.setupHint,
+    capacity: s.capacity,
   }));
 }

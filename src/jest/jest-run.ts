@@ -31,7 +31,7 @@ export async function jestGlobalSetup(
     ? resolveModule(options.registry, projectConfig.rootDir)
     : undefined;
   if (registryModule) await import(pathToFileURL(registryModule).href);
-  const registry = await createRegistry({ preference: options.providers });
+  const registry = await createRegistry({ preference: options.providers, hosts: options.hosts });
   const started = await startRun({ options, registry, registryModule });
   const file = writeRunFile(started.snapshot);
   process.env[RUN_FILE_VARIABLE] = file;

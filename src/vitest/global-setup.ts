@@ -19,7 +19,7 @@ export default async function setup(
   const registryModule = given.registry && resolveModule(given.registry, project.config.root);
   const options = { ...given, registry: registryModule };
   if (registryModule) await project.import(registryModule);
-  const registry = await createRegistry({ preference: options.providers });
+  const registry = await createRegistry({ preference: options.providers, hosts: options.hosts });
   const log = (line: string) => project.vitest.logger.log(line);
   const started = await startRun({ options, registry, registryModule, log });
   project.provide('testbed', started.snapshot);

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { collectDoctorReport } from '../../src/cli/doctor-report.js';
 import { main } from '../../src/cli/main.js';
 import { renderDoctorJson, renderDoctorText } from '../../src/cli/render-doctor.js';
+import { parseHostEntry } from '../../src/core/hosts.js';
+import { PendingHostProvider } from '../../src/core/pending-host-provider.js';
 import { ProviderRegistry } from '../../src/core/registry.js';
 import { fakeProvider } from './fake-provider.js';
 
@@ -62,6 +64,49 @@ describe('doctor report', () => {
   it('explains an unmet need in the text report', async () => {
     const text = renderDoctorText(await collectDoctorReport(registry(), ['Custom(gpu)']));
     expect(text).toContain('✗ No available provider offers Custom(gpu)');
+  });
+
+  it('lists each configured host with its providers and their capacity, in text and JSON', async () => {
+    const entry = parseHostEntry('host2=libvirt:qemu+ssh://ci@10.0.0.2/system');
+    if (!entry.ok) throw new Error(entry.message);
+    const withHosts = registry().register(
+      new PendingHostProvider({
+        entry: entry.entry,
+        reason: 'remote libvirt is not built yet',
+        fix: 'drop it',
+        capabilities: [],
+        vmType: 'FullVirt',
+      }),
+    );
+    const vm = withHosts.get('vm');
+    if (vm) {
+      vm.capacity = async () => ({
+        total: { memoryMiB: 8192, vcpus: 4 },
+        free: { memoryMiB: 6144, vcpus: 3 },
+      });
+    }
+    const report = await collectDoctorReport(withHosts, []);
+    expect(report.hosts).toEqual([
+      { name: 'local', uris: [], providers: ['vm', 'ct', 'off'] },
+      { name: 'host2', uris: ['qemu+ssh://ci@10.0.0.2/system'], providers: ['libvirt@host2'] },
+    ]);
+    expect(report.providers[0]).toMatchObject({
+      host: 'local',
+      capacity: { free: { memoryMiB: 6144 } },
+    });
+    const text = renderDoctorText(report);
+    expect(text).toContain(
+      [
+        'Hosts:',
+        '  local',
+        '    ✓ vm: memory 6144/8192 MiB free, vCPUs 3/4 free',
+        '    ✓ ct: capacity not reported',
+        '    ✗ off: not found on this host',
+        '  host2 (qemu+ssh://ci@10.0.0.2/system)',
+        '    ✗ libvirt@host2: remote libvirt is not built yet',
+      ].join('\n'),
+    );
+    expect(JSON.parse(renderDoctorJson(report)).hosts[1].name).toBe('host2');
   });
 
   it('renders valid JSON with the same data', async () => {

@@ -5,6 +5,7 @@ import type { TestbedConfig } from '../../core/config.js';
 import { ProviderUnavailableError } from '../../core/errors.js';
 import type {
   OwnedResource,
+  ProviderCapacity,
   ProviderHealth,
   ProvisionerOptions,
   RemovalReport,
@@ -13,6 +14,7 @@ import type {
 import { withTimeout } from '../../core/with-timeout.js';
 import { tinyContainerImage, tinyImageStatus } from './default-image.js';
 import { type DockerEndpoint, findDockerEndpoint } from './docker-socket.js';
+import { engineCapacity } from './engine-capacity.js';
 import { checkDockerHealth } from './health.js';
 import { loadTestcontainers, runtimeClient, ryukImageName } from './load-testcontainers.js';
 import { type DefaultImage, DockerProvisioner } from './provisioner.js';
@@ -207,5 +209,15 @@ export class DockerProvider implements VmBackendProvider {
   async removeRun(runId: string, signal?: AbortSignal): Promise<RemovalReport> {
     const client = await runtimeClient();
     return removeDockerRun(client.container.dockerode, runId, signal);
+  }
+
+  /** The engine's CPUs and memory (`docker info`); containers reserve nothing, so free is the total. */
+  async capacity(signal?: AbortSignal): Promise<ProviderCapacity> {
+    return withTimeout(
+      'docker: capacity()',
+      this.#timeoutMs,
+      async () => engineCapacity(await (await runtimeClient()).container.dockerode.info()),
+      signal,
+    );
   }
 }

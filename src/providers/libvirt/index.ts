@@ -5,6 +5,7 @@ import { ProviderUnavailableError } from '../../core/errors.js';
 import { findTool } from '../../core/find-tool.js';
 import type {
   OwnedResource,
+  ProviderCapacity,
   ProviderHealth,
   ProvisionerOptions,
   RemovalReport,
@@ -21,6 +22,7 @@ import {
 } from './accelerator-probe.js';
 import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
+import { nodeCapacity } from './node-capacity.js';
 import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
 import { checkQemuCanReach, type HostFiles, hostFiles } from './qemu-reach.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
@@ -306,5 +308,13 @@ export class LibvirtProvider implements VmBackendProvider {
   /** Removes every domain, network and file of `runId`; reports what would not go. */
   removeRun(runId: string, signal?: AbortSignal): Promise<RemovalReport> {
     return removeRunResources(this.#virsh, this.#config.stateDir, runId, signal);
+  }
+
+  /** The host's memory and CPUs, and what running guests leave free (virsh nodeinfo, nodememstats, domstats). */
+  capacity(signal?: AbortSignal): Promise<ProviderCapacity> {
+    return nodeCapacity(this.#virsh, {
+      timeoutMs: this.#config.timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
   }
 }
