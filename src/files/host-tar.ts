@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-fs';
 import { InvalidSpecError } from '../core/errors.js';
+import { extractLoneFile } from './extract-lone-file.js';
 import { hostFileError } from './host-file-error.js';
 import { tarFsIo } from './tar-fs-io.js';
 
@@ -65,21 +66,8 @@ export async function extractToHost(tar: Readable, hostPath: string): Promise<vo
     throw hostFileError(error, parent, 'copyFrom');
   }
   try {
-    let entries = 0;
-    await pipeline(
-      tar,
-      extract(staging, {
-        fs: tarFsIo,
-        umask: 0,
-        chown: false,
-        map: (header) => {
-          entries++;
-          header.name = `root${header.name.replace(/^\.?\/*[^/]*/, '')}`;
-          return header;
-        },
-      } as Parameters<typeof extract>[1]),
-    );
-    if (entries === 0) throw Object.assign(new Error('the archive was empty'), { code: 'ENOENT' });
+    const rest = await extractLoneFile(tar, join(staging, 'root'));
+    if (rest) await extractEntries(rest, staging);
     await rm(hostPath, { recursive: true, force: true });
     await rename(join(staging, 'root'), hostPath);
   } catch (error) {
@@ -87,4 +75,23 @@ export async function extractToHost(tar: Readable, hostPath: string): Promise<vo
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Extracts any archive under one top-level name to `staging/root`, through tar-fs. */
+async function extractEntries(tar: Readable, staging: string): Promise<void> {
+  let entries = 0;
+  await pipeline(
+    tar,
+    extract(staging, {
+      fs: tarFsIo,
+      umask: 0,
+      chown: false,
+      map: (header) => {
+        entries++;
+        header.name = `root${header.name.replace(/^\.?\/*[^/]*/, '')}`;
+        return header;
+      },
+    } as Parameters<typeof extract>[1]),
+  );
+  if (entries === 0) throw Object.assign(new Error('the archive was empty'), { code: 'ENOENT' });
 }
