@@ -6,6 +6,7 @@ import type { TransferOptions } from '../../core/provider.js';
 import { hostFileError } from '../../files/host-file-error.js';
 import { checkGuestPath } from '../../files/host-tar.js';
 import { archiveError } from './archive-error.js';
+import { archiveStream } from './archive-stream.js';
 import { isNoSuchContainer } from './docker-errors.js';
 import { startExec } from './exec-stream.js';
 
@@ -178,9 +179,7 @@ export function getTar<T>(
     refuseTmpfs(await facts(target, signal), path, operation, target.machine);
     let tar: Readable;
     try {
-      tar = (await target.docker
-        .getContainer(target.containerId)
-        .getArchive({ path, abortSignal: signal })) as unknown as Readable;
+      tar = await archiveStream(target.docker, target.containerId, path, signal);
     } catch (error) {
       if (isNoSuchContainer(error)) throw error;
       throw archiveError(error, path, operation, target.machine);

@@ -1,0 +1,178 @@
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import { ChunkedDecoder } from './chunked-decoder.js';
+
+/** Bytes per socket read: a 50 MiB archive arrives in ≈ 300 reads instead of ≈ 1,300. */
+const READ_BUFFER = 1024 * 1024;
+/** Body bytes queued for the consumer before the socket is paused. */
+const QUEUE = 4 * 1024 * 1024;
+
+/** dockerode's words for the statuses of the archive API, kept so errors read (and are matched) the same. */
+const LABELS: Record<number, string> = {
+  400: 'bad parameter',
+  404: 'no such container',
+  500: 'server error',
+};
+
+/** How the body of a response is delimited. */
+type Framing = ChunkedDecoder | { left: number } | 'close';
+
+/** The status, headers and first body bytes of a response whose head is complete in `head`. */
+function parseHead(head: Buffer): { status: number; framing: Framing; body: Buffer } | undefined {
+  const end = head.indexOf('\r\n\r\n');
+  if (end === -1) return undefined;
+  const [statusLine = '', ...lines] = head.toString('latin1', 0, end).split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+  if (!status) throw new Error(`the engine answered ${JSON.stringify(statusLine)}, not HTTP/1.1`);
+  const headers = new Map(
+    lines.map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const;
+    }),
+  );
+  const length = headers.get('content-length');
+  const framing: Framing = /chunked/i.test(headers.get('transfer-encoding') ?? '')
+    ? new ChunkedDecoder()
+    : length !== undefined
+      ? { left: Number(length) }
+      : 'close';
+  return { status, framing, body: head.subarray(end + 4) };
+}
+
+/** The error dockerode would give for a failed call, built from the engine's JSON answer. */
+function engineError(status: number, body: Buffer): Error {
+  const text = body.toString('utf8');
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    // Not JSON: the engine's plain text is the message.
+  }
+  const label = LABELS[status] ?? 'unexpected';
+  return Object.assign(new Error(`(HTTP code ${status}) ${label} - ${message.trim()} `), {
+    statusCode: status,
+    reason: label,
+  });
+}
+
+/**
+ * GETs `url` from the engine at the Unix socket `socketPath` and resolves with the body as a
+ * stream once a 2xx head arrived (rejects with a dockerode-style error otherwise). The body is
+ * read in 1 MiB reads straight off the socket and de-chunked in place: through Node's HTTP client
+ * the same 50 MiB archive cost ≈ 3× the CPU, which on a busy host made copies slower than `docker cp`.
+ */
+export function socketGet(
+  socketPath: string,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    let head: Buffer = Buffer.alloc(0);
+    let response: { status: number; framing: Framing } | undefined;
+    let complete = false;
+    let stopped = false;
+    let handedOn = false;
+    const errorBody: Buffer[] = [];
+    const body = new Readable({
+      highWaterMark: QUEUE,
+      read: () => {
+        // A read callback returning false stops reading without marking the socket paused.
+        if (stopped) socket.resume();
+        stopped = false;
+      },
+      destroy: (error, callback) => {
+        socket.destroy();
+        callback(error);
+      },
+    });
+
+    /** Hands on `input` (a view of the reused read buffer) as body bytes; false pauses the socket. */
+    const deliver = (input: Buffer): boolean => {
+      if (!response || complete || input.length === 0) return true;
+      const { framing } = response;
+      const pieces: Buffer[] = [];
+      if (framing instanceof ChunkedDecoder) {
+        framing.push(input, (piece) => pieces.push(piece));
+        complete = framing.done;
+      } else if (framing === 'close') {
+        pieces.push(input);
+      } else {
+        pieces.push(input.subarray(0, framing.left));
+        framing.left -= pieces[0]?.length ?? 0;
+        complete = framing.left === 0;
+      }
+      // One copy per read: the read buffer is reused for the next read.
+      const copy = Buffer.concat(pieces);
+      if (response.status >= 300) {
+        errorBody.push(copy);
+        if (complete) socket.end();
+        return true;
+      }
+      const more = copy.length === 0 || body.push(copy);
+      if (complete) {
+        body.push(null);
+        socket.end();
+      }
+      return more;
+    };
+
+    const keepReading = (more: boolean): boolean => {
+      stopped = !more;
+      return more;
+    };
+
+    const onRead = (size: number, buffer: Buffer): boolean => {
+      try {
+        const input = buffer.subarray(0, size);
+        if (response) return keepReading(deliver(input));
+        head = Buffer.concat([head, input]);
+        const parsed = parseHead(head);
+        if (!parsed) return true;
+        response = parsed;
+        head = Buffer.alloc(0);
+        if (parsed.status < 300) {
+          handedOn = true;
+          resolve(body);
+        }
+        complete =
+          typeof parsed.framing === 'object' && 'left' in parsed.framing && !parsed.framing.left;
+        if (complete && parsed.status < 300) body.push(null);
+        return complete || keepReading(deliver(parsed.body));
+      } catch (error) {
+        socket.destroy(error as Error);
+        return false;
+      }
+    };
+
+    const socket = connect({
+      path: socketPath,
+      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: onRead },
+    });
+    const onAbort = () => socket.destroy(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('connect', () => {
+      const lines = Object.entries({ ...headers, Host: 'docker', Connection: 'close' }).map(
+        ([name, value]) => `${name}: ${value}\r\n`,
+      );
+      socket.write(`GET ${url} HTTP/1.1\r\n${lines.join('')}\r\n`);
+    });
+    /** Fails the call, or the body once it is handed on (only then does anyone listen for its errors). */
+    const fail = (error: Error) => {
+      reject(error);
+      body.destroy(handedOn ? error : undefined);
+    };
+    socket.on('error', fail);
+    socket.on('close', () => {
+      signal.removeEventListener('abort', onAbort);
+      if (response && response.status >= 300) {
+        reject(engineError(response.status, Buffer.concat(errorBody)));
+      } else if (!complete && !(response?.framing === 'close')) {
+        fail(new Error('the engine closed the connection before the archive ended'));
+      } else if (response?.framing === 'close') {
+        body.push(null);
+      }
+    });
+  });
+}
