@@ -1,76 +1,78 @@
-import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { chmod, utimes } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { eachChunk } from './lend-chunks.js';
 import { parseTarHeader, TAR_BLOCK } from './tar-header.js';
 
-/** File bytes queued for the disk before reading pauses; one `writev` takes all that is queued. */
-const WRITE_QUEUE = 4 * 1024 * 1024;
-
-/** The bytes of `first` and then of the rest of `chunks`, ending (and destroying) the source when it ends early. */
-async function* replay(first: Buffer, chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  try {
-    if (first.length > 0) yield first;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-  } finally {
-    await chunks.return?.();
+/** The first `size` bytes of `stream` (fewer when it ends before), read without flowing it. */
+async function readHead(stream: Readable, size: number): Promise<Buffer> {
+  for (;;) {
+    const head = stream.read(size) as Buffer | null;
+    if (head !== null) return head;
+    if (stream.readableEnded || stream.destroyed) return Buffer.alloc(0);
+    await Promise.race([once(stream, 'readable'), once(stream, 'end')]);
   }
 }
 
-/** The `size` data bytes that start `first` and go on in `chunks`; only zero blocks may follow them. */
-async function* fileData(
-  first: Buffer,
-  chunks: AsyncIterator<Buffer>,
-  size: number,
-): AsyncGenerator<Buffer> {
-  let left = size;
-  for (let chunk: Buffer | undefined = first; chunk; ) {
-    const data = chunk.subarray(0, left);
-    left -= data.length;
-    if (data.length > 0) yield data;
-    for (let i = data.length; i < chunk.length; i++) {
-      if (chunk[i] !== 0)
+/** Writes the `size` data bytes of a lone file as they come, then checks only zero blocks follow. */
+class LoneFileWriter {
+  #left: number;
+  constructor(
+    private readonly fd: number,
+    size: number,
+  ) {
+    this.#left = size;
+  }
+
+  write(piece: Buffer): void {
+    const data = piece.subarray(0, this.#left);
+    // Synchronous, as docker cp's own loop: the piece may be a lent read buffer, and page-cache
+    // writes of these sizes take microseconds.
+    for (let at = 0; at < data.length; ) at += writeSync(this.fd, data, at);
+    this.#left -= data.length;
+    for (let i = data.length; i < piece.length; i++) {
+      if (piece[i] !== 0)
         throw new Error('the archive holds more entries after its one regular file');
     }
-    const next = await chunks.next();
-    chunk = next.done ? undefined : next.value;
   }
-  if (left > 0) throw new Error(`the archive ended ${left} bytes short of the file's end`);
+
+  end(): void {
+    if (this.#left > 0)
+      throw new Error(`the archive ended ${this.#left} bytes short of the file's end`);
+  }
 }
 
 /**
  * Writes the archive's entry to `target` itself when it is a lone regular file (what Docker and
- * `tar -c` give for a file): its data goes to disk in large writes, without tar-fs's stream per
- * entry and write per 32 KiB chunk. Any other archive comes back, as read so far and the rest, for a general
- * extractor; undefined means the file is in place, with its mode and mtime.
+ * `tar -c` give for a file): its data goes straight to disk, without tar-fs's stream per entry
+ * and write per chunk. Any other archive comes back as it was, for a general extractor; undefined
+ * means the file is in place, with its mode and mtime.
  */
 export async function extractLoneFile(
   tar: Readable,
   target: string,
 ): Promise<Readable | undefined> {
-  const chunks = tar[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const seen: Buffer[] = [];
-  let length = 0;
-  while (length < TAR_BLOCK) {
-    const next = await chunks.next();
-    if (next.done) break;
-    seen.push(next.value);
-    length += next.value.length;
-  }
-  const start = seen.length === 1 ? (seen[0] as Buffer) : Buffer.concat(seen, length);
-  const header = parseTarHeader(start);
+  const head = await readHead(tar, TAR_BLOCK);
+  if (head.length === 0) return tar;
+  if (head.length < TAR_BLOCK) throw new Error('the archive ended inside its first header');
+  const header = parseTarHeader(head);
   // The name is the top-level one alone, as extractToHost's renaming takes it (`./x`, `x`, `/x`).
   const lone = header?.name.replace(/^\.?\/*[^/]*/, '') === '';
   if (!header || !lone || (header.type !== '0' && header.type !== '\0')) {
-    return Readable.from(replay(start, chunks), { objectMode: false });
+    tar.unshift(head);
+    return tar;
   }
+  const fd = openSync(target, 'wx', 0o600);
   try {
-    await pipeline(
-      fileData(start.subarray(TAR_BLOCK), chunks, header.size),
-      createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: WRITE_QUEUE }),
-    );
+    const writer = new LoneFileWriter(fd, header.size);
+    await eachChunk(tar, (piece) => writer.write(piece));
+    writer.end();
+  } catch (error) {
+    tar.destroy();
+    throw error;
   } finally {
-    await chunks.return?.();
+    closeSync(fd);
   }
   await chmod(target, header.mode & 0o777);
   await utimes(target, new Date(), header.mtime);

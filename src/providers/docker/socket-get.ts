@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
+import { LEND_CHUNKS } from '../../files/lend-chunks.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 
 /** Bytes per socket read: a 50 MiB archive arrives in ≈ 300 reads instead of ≈ 1,300. */
@@ -73,6 +74,10 @@ export function socketGet(
     let complete = false;
     let stopped = false;
     let handedOn = false;
+    /** Who the body is lent to, once it is (see `LEND_CHUNKS`). */
+    let lender:
+      | { use: (piece: Buffer) => void; done: () => void; failed: (error: Error) => void }
+      | undefined;
     const errorBody: Buffer[] = [];
     const body = new Readable({
       highWaterMark: QUEUE,
@@ -102,6 +107,14 @@ export function socketGet(
         framing.left -= pieces[0]?.length ?? 0;
         complete = framing.left === 0;
       }
+      if (lender && response.status < 300) {
+        for (const piece of pieces) lender.use(piece);
+        if (complete) {
+          lender.done();
+          socket.end();
+        }
+        return true;
+      }
       // One copy per read: the read buffer is reused for the next read.
       const copy = Buffer.concat(pieces);
       if (response.status >= 300) {
@@ -116,6 +129,23 @@ export function socketGet(
       }
       return more;
     };
+
+    /** Lends what the body holds, then every later piece straight from the read buffer. */
+    const lend = (use: (piece: Buffer) => void): Promise<void> =>
+      new Promise((done, failed) => {
+        for (
+          let chunk = body.read() as Buffer | null;
+          chunk;
+          chunk = body.read() as Buffer | null
+        ) {
+          use(chunk);
+        }
+        if (complete) return done();
+        lender = { use, done, failed };
+        if (stopped) socket.resume();
+        stopped = false;
+      });
+    Object.assign(body, { [LEND_CHUNKS]: lend });
 
     const keepReading = (more: boolean): boolean => {
       stopped = !more;
@@ -158,10 +188,11 @@ export function socketGet(
       );
       socket.write(`GET ${url} HTTP/1.1\r\n${lines.join('')}\r\n`);
     });
-    /** Fails the call, or the body once it is handed on (only then does anyone listen for its errors). */
+    /** Fails the call, the lending, or the body once it is handed on (only then does anyone listen for its errors). */
     const fail = (error: Error) => {
       reject(error);
-      body.destroy(handedOn ? error : undefined);
+      lender?.failed(error);
+      body.destroy(handedOn && !lender ? error : undefined);
     };
     socket.on('error', fail);
     socket.on('close', () => {
@@ -171,7 +202,8 @@ export function socketGet(
       } else if (!complete && !(response?.framing === 'close')) {
         fail(new Error('the engine closed the connection before the archive ended'));
       } else if (response?.framing === 'close') {
-        body.push(null);
+        if (lender) lender.done();
+        else body.push(null);
       }
     });
   });
