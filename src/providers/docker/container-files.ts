@@ -7,6 +7,7 @@ import { hostFileError } from '../../files/host-file-error.js';
 import { checkGuestPath } from '../../files/host-tar.js';
 import { archiveError } from './archive-error.js';
 import { archiveStream } from './archive-stream.js';
+import { uploadArchive } from './archive-upload.js';
 import { isNoSuchContainer } from './docker-errors.js';
 import { startExec } from './exec-stream.js';
 
@@ -147,9 +148,7 @@ export function putTar(
     refuseTmpfs(known, guestPath, operation, target.machine);
     const leftover = await leftoverOf(target, guestPath, signal);
     try {
-      await target.docker
-        .getContainer(target.containerId)
-        .putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/', abortSignal: signal });
+      await uploadArchive(target.docker, target.containerId, tar, signal);
     } catch (error) {
       tar.destroy();
       const removed = leftover && known.running ? await removeLeftover(target, leftover) : false;

@@ -1,60 +1,13 @@
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
-import { LEND_CHUNKS } from '../../files/lend-chunks.js';
+import { type ChunkUser, LEND_CHUNKS } from '../../files/lend-chunks.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
+import { engineError, type Framing, parseHead } from './engine-response.js';
 
 /** Bytes per socket read: a 50 MiB archive arrives in ≈ 300 reads instead of ≈ 1,300. */
 const READ_BUFFER = 1024 * 1024;
 /** Body bytes queued for the consumer before the socket is paused. */
 const QUEUE = 4 * 1024 * 1024;
-
-/** dockerode's words for the statuses of the archive API, kept so errors read (and are matched) the same. */
-const LABELS: Record<number, string> = {
-  400: 'bad parameter',
-  404: 'no such container',
-  500: 'server error',
-};
-
-/** How the body of a response is delimited. */
-type Framing = ChunkedDecoder | { left: number } | 'close';
-
-/** The status, headers and first body bytes of a response whose head is complete in `head`. */
-function parseHead(head: Buffer): { status: number; framing: Framing; body: Buffer } | undefined {
-  const end = head.indexOf('\r\n\r\n');
-  if (end === -1) return undefined;
-  const [statusLine = '', ...lines] = head.toString('latin1', 0, end).split('\r\n');
-  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
-  if (!status) throw new Error(`the engine answered ${JSON.stringify(statusLine)}, not HTTP/1.1`);
-  const headers = new Map(
-    lines.map((line) => {
-      const colon = line.indexOf(':');
-      return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const;
-    }),
-  );
-  const length = headers.get('content-length');
-  const framing: Framing = /chunked/i.test(headers.get('transfer-encoding') ?? '')
-    ? new ChunkedDecoder()
-    : length !== undefined
-      ? { left: Number(length) }
-      : 'close';
-  return { status, framing, body: head.subarray(end + 4) };
-}
-
-/** The error dockerode would give for a failed call, built from the engine's JSON answer. */
-function engineError(status: number, body: Buffer): Error {
-  const text = body.toString('utf8');
-  let message = text;
-  try {
-    message = (JSON.parse(text) as { message?: string }).message ?? text;
-  } catch {
-    // Not JSON: the engine's plain text is the message.
-  }
-  const label = LABELS[status] ?? 'unexpected';
-  return Object.assign(new Error(`(HTTP code ${status}) ${label} - ${message.trim()} `), {
-    statusCode: status,
-    reason: label,
-  });
-}
 
 /**
  * GETs `url` from the engine at the Unix socket `socketPath` and resolves with the body as a
@@ -75,9 +28,7 @@ export function socketGet(
     let stopped = false;
     let handedOn = false;
     /** Who the body is lent to, once it is (see `LEND_CHUNKS`). */
-    let lender:
-      | { use: (piece: Buffer) => void; done: () => void; failed: (error: Error) => void }
-      | undefined;
+    let lender: { use: ChunkUser; done: () => void; failed: (error: Error) => void } | undefined;
     const errorBody: Buffer[] = [];
     const body = new Readable({
       highWaterMark: QUEUE,
@@ -108,12 +59,20 @@ export function socketGet(
         complete = framing.left === 0;
       }
       if (lender && response.status < 300) {
-        for (const piece of pieces) lender.use(piece);
-        if (complete) {
-          lender.done();
+        const { use, done, failed } = lender;
+        const pending = pieces.map(use).filter((result) => result instanceof Promise);
+        const finish = () => {
+          if (!complete) return true;
+          done();
           socket.end();
-        }
-        return true;
+          return true;
+        };
+        if (pending.length === 0) return finish();
+        // The pieces are views of the read buffer: no read until the user is done with them.
+        Promise.all(pending).then(() => {
+          if (finish() && !complete) socket.resume();
+        }, failed);
+        return false;
       }
       // One copy per read: the read buffer is reused for the next read.
       const copy = Buffer.concat(pieces);
@@ -131,20 +90,17 @@ export function socketGet(
     };
 
     /** Lends what the body holds, then every later piece straight from the read buffer. */
-    const lend = (use: (piece: Buffer) => void): Promise<void> =>
-      new Promise((done, failed) => {
-        for (
-          let chunk = body.read() as Buffer | null;
-          chunk;
-          chunk = body.read() as Buffer | null
-        ) {
-          use(chunk);
-        }
-        if (complete) return done();
+    const lend = async (use: ChunkUser): Promise<void> => {
+      for (let chunk = body.read() as Buffer | null; chunk; chunk = body.read() as Buffer | null) {
+        await use(chunk);
+      }
+      if (complete) return;
+      await new Promise<void>((done, failed) => {
         lender = { use, done, failed };
         if (stopped) socket.resume();
         stopped = false;
       });
+    };
     Object.assign(body, { [LEND_CHUNKS]: lend });
 
     const keepReading = (more: boolean): boolean => {
