@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -6,6 +7,7 @@ import { extract, pack } from 'tar-fs';
 import { InvalidSpecError } from '../core/errors.js';
 import { extractLoneFile } from './extract-lone-file.js';
 import { hostFileError } from './host-file-error.js';
+import { packLoneFile } from './pack-lone-file.js';
 import { tarFsIo } from './tar-fs-io.js';
 
 /** Rejects a guest path that is not absolute or names the root itself. */
@@ -32,11 +34,14 @@ export function checkGuestPath(guestPath: string, option = 'guestPath'): string 
  */
 export async function packHostPath(hostPath: string, guestPath: string): Promise<Readable> {
   const target = checkGuestPath(guestPath).slice(1);
+  let stats: Stats;
   try {
-    await lstat(hostPath);
+    stats = await lstat(hostPath);
   } catch (error) {
     throw hostFileError(error, hostPath, 'copyTo');
   }
+  const lone = stats.isFile() ? packLoneFile(hostPath, target, stats) : undefined;
+  if (lone) return lone;
   const top = basename(hostPath);
   return pack(dirname(hostPath), {
     entries: [top],

@@ -45,3 +45,41 @@ export function parseTarHeader(block: Buffer): TarHeader | undefined {
     mtime: new Date((mtime ?? 0) * 1000),
   };
 }
+
+function putOctal(block: Buffer, value: number, start: number, length: number): void {
+  block.write(`${value.toString(8).padStart(length - 1, '0')}\0`, start, length, 'latin1');
+}
+
+/**
+ * A ustar header block for the regular file `name` (owned by root, as `docker cp` makes copies),
+ * or undefined when ustar cannot hold it (a name too long to split, 8 GiB or more): a general
+ * tar writer copes with those.
+ */
+export function encodeFileHeader(
+  name: string,
+  mode: number,
+  size: number,
+  mtime: Date,
+): Buffer | undefined {
+  const bytes = Buffer.byteLength(name);
+  const split = bytes <= 100 ? -1 : name.indexOf('/', bytes - 101);
+  const prefix = split === -1 ? '' : name.slice(0, split);
+  const rest = split === -1 ? name : name.slice(split + 1);
+  const fits = Buffer.byteLength(rest) <= 100 && Buffer.byteLength(prefix) <= 155;
+  if (!fits || (bytes > 100 && split === -1) || size >= 8 ** 11) return undefined;
+  const block = Buffer.alloc(TAR_BLOCK);
+  block.write(rest, 0, 100, 'utf8');
+  putOctal(block, mode & 0o7777, 100, 8);
+  putOctal(block, 0, 108, 8);
+  putOctal(block, 0, 116, 8);
+  putOctal(block, size, 124, 12);
+  putOctal(block, Math.floor(mtime.getTime() / 1000), 136, 12);
+  block.write('0', 156, 'latin1');
+  block.write('ustar\u000000', 257, 'latin1');
+  block.write(prefix, 345, 155, 'utf8');
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+  return block;
+}
