@@ -38,7 +38,8 @@ export async function socketPut(
   socket.on('error', (error) => {
     socketError = error;
   });
-  const closed = once(socket, 'close');
+  // Not once(): it would reject on a write error (EPIPE) and lose the answer the engine sent first.
+  const closed = new Promise<void>((done) => socket.once('close', () => done()));
   const onAbort = () => socket.destroy(signal.reason as Error);
   if (signal.aborted) onAbort();
   signal.addEventListener('abort', onAbort, { once: true });
