@@ -1,10 +1,13 @@
+import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-fs';
 import { InvalidSpecError } from '../core/errors.js';
+import { extractLoneFile } from './extract-lone-file.js';
 import { hostFileError } from './host-file-error.js';
+import { packLoneFile } from './pack-lone-file.js';
 import { tarFsIo } from './tar-fs-io.js';
 
 /** Rejects a guest path that is not absolute or names the root itself. */
@@ -31,11 +34,14 @@ export function checkGuestPath(guestPath: string, option = 'guestPath'): string 
  */
 export async function packHostPath(hostPath: string, guestPath: string): Promise<Readable> {
   const target = checkGuestPath(guestPath).slice(1);
+  let stats: Stats;
   try {
-    await lstat(hostPath);
+    stats = await lstat(hostPath);
   } catch (error) {
     throw hostFileError(error, hostPath, 'copyTo');
   }
+  const lone = stats.isFile() ? packLoneFile(hostPath, target, stats) : undefined;
+  if (lone) return lone;
   const top = basename(hostPath);
   return pack(dirname(hostPath), {
     entries: [top],
@@ -65,21 +71,8 @@ export async function extractToHost(tar: Readable, hostPath: string): Promise<vo
     throw hostFileError(error, parent, 'copyFrom');
   }
   try {
-    let entries = 0;
-    await pipeline(
-      tar,
-      extract(staging, {
-        fs: tarFsIo,
-        umask: 0,
-        chown: false,
-        map: (header) => {
-          entries++;
-          header.name = `root${header.name.replace(/^\.?\/*[^/]*/, '')}`;
-          return header;
-        },
-      } as Parameters<typeof extract>[1]),
-    );
-    if (entries === 0) throw Object.assign(new Error('the archive was empty'), { code: 'ENOENT' });
+    const rest = await extractLoneFile(tar, join(staging, 'root'));
+    if (rest) await extractEntries(rest, staging);
     await rm(hostPath, { recursive: true, force: true });
     await rename(join(staging, 'root'), hostPath);
   } catch (error) {
@@ -87,4 +80,23 @@ export async function extractToHost(tar: Readable, hostPath: string): Promise<vo
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Extracts any archive under one top-level name to `staging/root`, through tar-fs. */
+async function extractEntries(tar: Readable, staging: string): Promise<void> {
+  let entries = 0;
+  await pipeline(
+    tar,
+    extract(staging, {
+      fs: tarFsIo,
+      umask: 0,
+      chown: false,
+      map: (header) => {
+        entries++;
+        header.name = `root${header.name.replace(/^\.?\/*[^/]*/, '')}`;
+        return header;
+      },
+    } as Parameters<typeof extract>[1]),
+  );
+  if (entries === 0) throw Object.assign(new Error('the archive was empty'), { code: 'ENOENT' });
 }

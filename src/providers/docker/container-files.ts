@@ -6,6 +6,8 @@ import type { TransferOptions } from '../../core/provider.js';
 import { hostFileError } from '../../files/host-file-error.js';
 import { checkGuestPath } from '../../files/host-tar.js';
 import { archiveError } from './archive-error.js';
+import { archiveStream } from './archive-stream.js';
+import { uploadArchive } from './archive-upload.js';
 import { isNoSuchContainer } from './docker-errors.js';
 import { startExec } from './exec-stream.js';
 
@@ -146,9 +148,7 @@ export function putTar(
     refuseTmpfs(known, guestPath, operation, target.machine);
     const leftover = await leftoverOf(target, guestPath, signal);
     try {
-      await target.docker
-        .getContainer(target.containerId)
-        .putArchive(tar as unknown as NodeJS.ReadableStream, { path: '/', abortSignal: signal });
+      await uploadArchive(target.docker, target.containerId, tar, signal);
     } catch (error) {
       tar.destroy();
       const removed = leftover && known.running ? await removeLeftover(target, leftover) : false;
@@ -178,9 +178,7 @@ export function getTar<T>(
     refuseTmpfs(await facts(target, signal), path, operation, target.machine);
     let tar: Readable;
     try {
-      tar = (await target.docker
-        .getContainer(target.containerId)
-        .getArchive({ path, abortSignal: signal })) as unknown as Readable;
+      tar = await archiveStream(target.docker, target.containerId, path, signal);
     } catch (error) {
       if (isNoSuchContainer(error)) throw error;
       throw archiveError(error, path, operation, target.machine);
