@@ -1,4 +1,16 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Integration files that boot no VM: they use the Docker engine or only ask the backends about
+ * themselves. They run beside the unit tests, two files at a time, before the VM files start.
+ */
+const LIGHT_INTEGRATION = [
+  'test/integration/cli-doctor.test.ts',
+  'test/integration/docker-deploy.test.ts',
+  'test/integration/docker-faults.test.ts',
+  'test/integration/docker-provider.test.ts',
+  'test/integration/testbed-run.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -8,6 +20,18 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // The same workers as integration-light: projects of one group share one pool.
+          maxWorkers: 2,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration-light',
+          include: LIGHT_INTEGRATION,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          maxWorkers: 2,
         },
       },
       {
@@ -15,8 +39,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...LIGHT_INTEGRATION],
           // Real VMs boot under TCG on 2 cores: generous bounds, and files one at a time so
-          // boots do not starve each other.
+          // boots do not starve each other. Vitest runs this project after the two above.
           testTimeout: 180_000,
           hookTimeout: 300_000,
           fileParallelism: false,

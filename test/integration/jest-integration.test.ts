@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, machineFiles, removeStateDirs, stateDirs } from '../fixtures/fake-state.js';
 import { hasJest, jestBin, runJest } from '../fixtures/run-jest.js';
 import { runLeftovers } from './support/run-leftovers.js';
@@ -15,9 +15,11 @@ beforeAll(() => {
   }
 });
 
-afterEach(removeStateDirs);
+// After all: the tests run at once, and each has state directories of its own until then.
+afterAll(removeStateDirs);
 
-describe('testbed/jest, run as a user runs it', () => {
+// Three Jest runs at once: two on the fake provider (CPU for Jest's start), one booting a VM.
+describe.concurrent('testbed/jest, run as a user runs it', () => {
   it('provisions run and file machines, skips unmet needs with the reason, leaves nothing', async () => {
     const { fake, env } = stateDirs();
     const run = await runJest(join(fixtures, 'jest-fake/jest.config.mjs'), env);

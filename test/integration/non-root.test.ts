@@ -252,7 +252,9 @@ describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creat
     expect(result.stderr).not.toMatch(/usermod -aG \S*libvirt/);
   });
 
-  it('qemu:///system: a 0700 home fails with the coded error naming it; after its fix the suite passes and leaves nothing', async () => {
+  // The two suites at once: two users, each with a home, runs and processes of its own, which is
+  // all that either test looks at.
+  it.concurrent('qemu:///system: a 0700 home fails with the coded error naming it; after its fix the suite passes and leaves nothing', async () => {
     const user = member as TestUser;
     const blocked = await runSuite(user);
     expect(blocked.exitCode).not.toBe(0);
@@ -272,7 +274,7 @@ describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creat
     removeSystemDomainLogs(run.runId as string);
   }, 180_000);
 
-  it('qemu:///session, chosen by itself for a user in no group: the suite passes, QEMU runs as that user, nothing is left', async () => {
+  it.concurrent('qemu:///session, chosen by itself for a user in no group: the suite passes, QEMU runs as that user, nothing is left', async () => {
     const user = outsider as TestUser;
     const run = await runSuite(user);
     expect(run.exitCode, run.all).toBe(0);

@@ -419,7 +419,14 @@ describe.skipIf(!dockerUp && !process.env.CI)('sweepDeadRuns on the real Docker 
   });
 });
 
-const killPoints: { name: string; providers: string[]; killAfter: string; delayMs?: number }[] = [
+interface KillPoint {
+  name: string;
+  providers: string[];
+  killAfter: string;
+  delayMs?: number;
+}
+
+const killPoints: KillPoint[] = [
   { name: 'docker, during provisioning', providers: ['docker'], killAfter: 'provisioning' },
   { name: 'docker, while running', providers: ['docker'], killAfter: 'running' },
   {
@@ -446,45 +453,81 @@ const killPoints: { name: string; providers: string[]; killAfter: string; delayM
   },
 ];
 
+/** Kills an owner at `killAfter` (+ `delayMs`) and checks its watchdog removed everything. */
+async function expectReapedAt({ name, providers, killAfter, delayMs }: KillPoint): Promise<void> {
+  if (providers.includes('libvirt') && !libvirtReady) {
+    if (process.env.CI)
+      throw new Error('the libvirt provider is not registered or libvirtd is down');
+    return;
+  }
+  const owner = await startOwner({ providers });
+  expect(owner.watchdogPid).toBeGreaterThan(0);
+  if (killAfter === 'tearing-down') {
+    await owner.waitFor('running');
+    owner.send('finish');
+  }
+  await owner.waitFor(killAfter);
+  if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+  const killedAt = kill(owner);
+  await owner.exited;
+  await waitUntilClean(owner.runId);
+  const cleanAt = Date.now();
+  await waitForExit(owner.watchdogPid);
+  console.log(
+    `[reaper timing] ${name}: nothing left ${cleanAt - killedAt} ms after SIGKILL; watchdog exited after ${Date.now() - killedAt} ms (resweeps included)`,
+  );
+  // A create in flight at the kill may complete after the first look: look again at the end.
+  expect(await leftovers(owner.runId)).toEqual([]);
+  const log = await readFile(join(stateDir, '.watchdog', `${owner.runId}.log`), 'utf8');
+  expect(log).toContain(`owner pid ${owner.process.pid} is gone`);
+  expect(log).toMatch(/done: \d+ removed, 0 left/);
+  expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
+}
+
+/**
+ * The kill points of a VM being provisioned run alone: their delays aim at one moment of the
+ * boot, which a queue for a boot slot behind another test's VM would move.
+ */
+const atProvisioning = (p: KillPoint) =>
+  p.providers.includes('libvirt') && p.killAfter === 'provisioning';
+
 describe.skipIf(!dockerReady && !process.env.CI)('the watchdog of a SIGKILLed owner', () => {
   beforeAll(() => {
     if (!dockerReady) throw new Error('the docker provider is not registered or Docker is down');
   });
 
-  it.each(killPoints)(
+  // Docker's kill points and a clean end at the same time: each test has a run of its own and
+  // looks only at what carries its run id; most of each is waiting out the watchdog's resweeps.
+  it.concurrent.each(killPoints.filter((p) => !p.providers.includes('libvirt')))(
     'removes everything of the run: $name',
-    async ({ name, providers, killAfter, delayMs }) => {
-      if (providers.includes('libvirt') && !libvirtReady) {
-        if (process.env.CI)
-          throw new Error('the libvirt provider is not registered or libvirtd is down');
-        return;
-      }
-      const owner = await startOwner({ providers });
-      expect(owner.watchdogPid).toBeGreaterThan(0);
-      if (killAfter === 'tearing-down') {
-        await owner.waitFor('running');
-        owner.send('finish');
-      }
-      await owner.waitFor(killAfter);
-      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const killedAt = kill(owner);
-      await owner.exited;
-      await waitUntilClean(owner.runId);
-      const cleanAt = Date.now();
-      await waitForExit(owner.watchdogPid);
-      console.log(
-        `[reaper timing] ${name}: nothing left ${cleanAt - killedAt} ms after SIGKILL; watchdog exited after ${Date.now() - killedAt} ms (resweeps included)`,
-      );
-      // A create in flight at the kill may complete after the first look: look again at the end.
-      expect(await leftovers(owner.runId)).toEqual([]);
-      const log = await readFile(join(stateDir, '.watchdog', `${owner.runId}.log`), 'utf8');
-      expect(log).toContain(`owner pid ${owner.process.pid} is gone`);
-      expect(log).toMatch(/done: \d+ removed, 0 left/);
-      expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
-    },
+    expectReapedAt,
   );
 
-  it('removes a warm template, its save image, frozen layer and restores within 15 s', async () => {
+  it.concurrent('exits without removing anything when the run ends cleanly with watchdog.stop()', async () => {
+    const owner = await startOwner({ providers: ['docker'] });
+    await owner.waitFor('running');
+    owner.send('abandon');
+    expect(await owner.exited).toBe(0);
+    await waitForExit(owner.watchdogPid, 10_000);
+    // The owner is gone and its container is still there: the watchdog did not reap a clean run.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await leftovers(owner.runId)).toHaveLength(1);
+    expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.log`))).toBe(false);
+    expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
+    await docker.removeRun(owner.runId);
+  });
+
+  it.each(killPoints.filter(atProvisioning))(
+    'removes everything of the run: $name',
+    expectReapedAt,
+  );
+
+  // A running VM and a warm template: two boots, which the host's two boot slots take at once.
+  it.concurrent.each(
+    killPoints.filter((p) => p.providers.includes('libvirt') && !atProvisioning(p)),
+  )('removes everything of the run: $name', expectReapedAt);
+
+  it.concurrent('removes a warm template, its save image, frozen layer and restores within 15 s', async () => {
     if (!libvirtReady) {
       if (process.env.CI)
         throw new Error('the libvirt provider is not registered or libvirtd is down');
@@ -506,20 +549,7 @@ describe.skipIf(!dockerReady && !process.env.CI)('the watchdog of a SIGKILLed ow
     expect(await leftovers(owner.runId)).toEqual([]);
   });
 
-  it('exits without removing anything when the run ends cleanly with watchdog.stop()', async () => {
-    const owner = await startOwner({ providers: ['docker'] });
-    await owner.waitFor('running');
-    owner.send('abandon');
-    expect(await owner.exited).toBe(0);
-    await waitForExit(owner.watchdogPid, 10_000);
-    // The owner is gone and its container is still there: the watchdog did not reap a clean run.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await leftovers(owner.runId)).toHaveLength(1);
-    expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.log`))).toBe(false);
-    expect(existsSync(join(stateDir, '.watchdog', `${owner.runId}.pid`))).toBe(false);
-    await docker.removeRun(owner.runId);
-  });
-
+  // Two VMs: both boot slots.
   it('killing one of two concurrent runs leaves the other running and working', async () => {
     const providers = libvirtReady ? ['libvirt', 'docker'] : ['docker'];
     const [victim, survivor] = await Promise.all([

@@ -37,43 +37,98 @@ const packed = () => {
   return packing;
 };
 
+/**
+ * The npm installs of this file (Node binaries and projects) start together in the file's
+ * `beforeAll`, two at a time in the order the rows below need them, so that later rows install
+ * while earlier rows run their suites; each row awaits only its own project.
+ */
+const npmQueue: (() => void)[] = [];
+let npmRunning = 0;
+async function inNpmSlot<T>(task: () => Promise<T>): Promise<T> {
+  if (npmRunning >= 2) await new Promise<void>((resolve) => npmQueue.push(resolve));
+  npmRunning += 1;
+  try {
+    return await task();
+  } finally {
+    npmRunning -= 1;
+    npmQueue.shift()?.();
+  }
+}
+
 const nodes = new Map<number, Promise<NodeRuntime>>();
 /** Node `major` from the npm registry, installed once for every row of that major. */
 function node(major: number): Promise<NodeRuntime> {
   let runtime = nodes.get(major);
   if (!runtime) {
-    const started = Date.now();
-    runtime = registryNode(join(work, `node-${major}`), major).then((installed) => {
+    runtime = inNpmSlot(async () => {
+      const started = Date.now();
+      const installed = await registryNode(join(work, `node-${major}`), major);
       console.log(
         `installed node@${major} (${installed.version}) in ${Math.round((Date.now() - started) / 1000)} s`,
       );
       return installed;
     });
+    // Awaited by its rows, which report a failure; not an unhandled rejection before that.
+    runtime.catch(() => undefined);
     nodes.set(major, runtime);
   }
   return runtime;
 }
 
-/** A new project `name` under `runtime` with the packed testbed and `packages` installed. */
-async function newProject(
-  name: string,
-  runtime: NodeRuntime,
-  packages: string[],
-  type: 'module' | 'commonjs' = 'module',
-): Promise<string> {
-  const { path } = await packed();
-  const started = Date.now();
-  const dir = await installProject({
-    dir: join(work, name),
-    type,
-    runtime,
-    packages: [...packages, path],
-  });
-  console.log(
-    `installed ${name} (Node ${runtime.version}) in ${Math.round((Date.now() - started) / 1000)} s`,
-  );
+/** The Vitest this repo uses. */
+const OURS = installedVersion(join(import.meta.dirname, '../..'), 'vitest');
+
+interface ProjectRow {
+  runtime: () => Promise<NodeRuntime>;
+  /** Installed beside the packed testbed. */
+  packages: string[];
+  type?: 'module' | 'commonjs';
+}
+
+/** The projects of the rows below, in the order the rows use them. */
+const PROJECTS = {
+  'esm-oldest': { runtime: async () => machineNode, packages: [`vitest@${OLDEST_VITEST}`] },
+  cjs: { runtime: async () => machineNode, packages: [`vitest@${OURS}`], type: 'commonjs' },
+  // TypeScript and Node's types for that row's type checks share this install.
+  'node24-vitest5': {
+    runtime: () => node(24),
+    packages: [`vitest@${VITEST_5}`, 'typescript@~5.9', '@types/node@24'],
+  },
+  'node22-vitest4': { runtime: () => node(22), packages: [`vitest@${VITEST_4}`] },
+  'node22-jest30': { runtime: () => node(22), packages: [`jest@${JEST_30}`] },
+} satisfies Record<string, ProjectRow>;
+type ProjectName = keyof typeof PROJECTS;
+
+const projects = new Map<ProjectName, Promise<string>>();
+/** The project `name` of PROJECTS, a fresh directory with its packages installed, once. */
+function projectOf(name: ProjectName): Promise<string> {
+  let dir = projects.get(name);
+  if (!dir) {
+    const row: ProjectRow = PROJECTS[name];
+    dir = Promise.all([packed(), row.runtime()]).then(([{ path }, runtime]) =>
+      inNpmSlot(async () => {
+        const started = Date.now();
+        const installed = await installProject({
+          dir: join(work, name),
+          type: row.type ?? 'module',
+          runtime,
+          packages: [...row.packages, path],
+        });
+        console.log(
+          `installed ${name} (Node ${runtime.version}) in ${Math.round((Date.now() - started) / 1000)} s`,
+        );
+        return installed;
+      }),
+    );
+    dir.catch(() => undefined);
+    projects.set(name, dir);
+  }
   return dir;
 }
+
+beforeAll(() => {
+  for (const name of Object.keys(PROJECTS) as ProjectName[]) void projectOf(name);
+});
 
 /** The run id a run printed, and what the host still holds of it (nothing, after a clean run). */
 async function leftoversOf(output: string): Promise<string[]> {
@@ -185,11 +240,14 @@ async function expectTypesResolve(project: string, runtime: NodeRuntime) {
     ['--module', 'node16', '--moduleResolution', 'node16'],
     ['--module', 'nodenext', '--moduleResolution', 'nodenext'],
   ];
-  for (const mode of modes) {
-    await step(`tsc ${mode.join(' ')}`, runtime, tsc, ['-p', 'tsconfig.json', ...mode], dir);
-  }
-  // A CommonJS consumer: nodenext only (node16 models a Node that cannot require() ESM).
-  await step('tsc of the CommonJS consumer', runtime, tsc, ['-p', 'tsconfig.cjs.json'], dir);
+  // The four checks at once (noEmit: none writes anything), as each takes one core.
+  await Promise.all([
+    ...modes.map((mode) =>
+      step(`tsc ${mode.join(' ')}`, runtime, tsc, ['-p', 'tsconfig.json', ...mode], dir),
+    ),
+    // A CommonJS consumer: nodenext only (node16 models a Node that cannot require() ESM).
+    step('tsc of the CommonJS consumer', runtime, tsc, ['-p', 'tsconfig.cjs.json'], dir),
+  ]);
 }
 
 describe('the packed package', () => {
@@ -214,7 +272,7 @@ describe('the packed package', () => {
 describe(`Node 20 (this machine) + Vitest ${OLDEST_VITEST}, the oldest the peer range admits`, () => {
   let project = '';
   beforeAll(async () => {
-    project = await newProject('esm-oldest', machineNode, [`vitest@${OLDEST_VITEST}`]);
+    project = await projectOf('esm-oldest');
     expect(installedVersion(project, 'vitest')).toBe(OLDEST_VITEST);
     // npm on Node 20 passes over testcontainers 12 (engines: node >= 22.22).
     expect(installedVersion(project, 'testcontainers')).toMatch(/^11\./);
@@ -262,9 +320,8 @@ describe('Node 20 (this machine): the config in a CommonJS package, on the Vites
   it('loads testbed/vitest from a config Vite bundles to CommonJS, and runs a machine', async () => {
     // Without "type": "module", Vite bundles vitest.config.ts to CommonJS and require()s
     // testbed/vitest, which works only while that module graph has no top-level await.
-    const ours = installedVersion(join(import.meta.dirname, '../..'), 'vitest');
-    const cjs = await newProject('cjs', machineNode, [`vitest@${ours}`], 'commonjs');
-    expect(installedVersion(cjs, 'vitest')).toBe(ours);
+    const cjs = await projectOf('cjs');
+    expect(installedVersion(cjs, 'vitest')).toBe(OURS);
     const run = await runSuite(cjs, copyFromRepo('test/fixtures/vitest-cjs', cjs));
     expect(run.exitCode, run.output).toBe(0);
     expect(run.report).toMatchObject({ numPassedTests: 1, numFailedTests: 0 });
@@ -278,11 +335,7 @@ describe(`Node 24 + Vitest ${VITEST_5} + testcontainers 12`, () => {
   beforeAll(async () => {
     runtime = await node(24);
     // TypeScript and Node's types for the type checks below share this install.
-    esm = await newProject('node24-vitest5', runtime, [
-      `vitest@${VITEST_5}`,
-      'typescript@~5.9',
-      '@types/node@24',
-    ]);
+    esm = await projectOf('node24-vitest5');
     expect(installedVersion(esm, 'vitest')).toBe(VITEST_5);
     expect(installedVersion(esm, 'testcontainers')).toMatch(/^12\./);
   }, 300_000);
@@ -320,7 +373,7 @@ describe(`Node 22 + Vitest ${VITEST_4}`, () => {
   let esm = '';
   beforeAll(async () => {
     runtime = await node(22);
-    esm = await newProject('node22-vitest4', runtime, [`vitest@${VITEST_4}`]);
+    esm = await projectOf('node22-vitest4');
     expect(installedVersion(esm, 'vitest')).toBe(VITEST_4);
   }, 300_000);
 
@@ -336,7 +389,7 @@ describe(`Node 22 + Vitest ${VITEST_4}`, () => {
 describe(`Node 22 + Jest ${JEST_30}`, () => {
   it('runs a container test through testbed/jest/environment', async () => {
     const runtime = await node(22);
-    const jest = await newProject('node22-jest30', runtime, [`jest@${JEST_30}`]);
+    const jest = await projectOf('node22-jest30');
     expect(installedVersion(jest, 'jest')).toMatch(/^30\./);
     const suite = copyFromRepo('test/fixtures/compat-jest', jest);
     const reportFile = join(mkdtempSync(join(work, 'report-')), 'report.json');
