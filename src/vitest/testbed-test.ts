@@ -12,7 +12,8 @@ import { provisionBudget } from '../harness/provision-budget.js';
 import type { OnUnmet } from '../harness/testbed-options.js';
 import type { TopologyMember } from '../harness/topology-plan.js';
 import './provided-context.js';
-import { ScopeStore } from './scope-store.js';
+import { holdStore } from './hold-store.js';
+import type { ScopeStore } from './scope-store.js';
 import { checkTestOptions, type SCOPES } from './test-options-schema.js';
 import { type TopologyFixtures, type TopologyTestOptions, topologyTest } from './topology-test.js';
 
@@ -77,14 +78,6 @@ function skipUnmet(task: Task, skip: (note: string) => never, reason: string): n
 }
 
 const report = (message: string) => console.error(message);
-
-/** A fixture holding one `ScopeStore` for its scope, released when the scope ends. */
-// biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
-async function holdStore({}, use: (store: ScopeStore) => Promise<void>): Promise<void> {
-  const store = new ScopeStore();
-  await use(store);
-  await store.releaseAll(report);
-}
 
 async function recordFailure(task: Task, machine: Machine, keep: boolean): Promise<void> {
   try {

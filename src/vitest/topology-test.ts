@@ -10,7 +10,8 @@ import type { OnUnmet } from '../harness/testbed-options.js';
 import type { Topology, TopologyNetwork } from '../harness/topology.js';
 import type { TopologyMember } from '../harness/topology-plan.js';
 import './provided-context.js';
-import { ScopeStore } from './scope-store.js';
+import { holdStore } from './hold-store.js';
+import type { ScopeStore } from './scope-store.js';
 import { checkTestOptions, type SCOPES } from './test-options-schema.js';
 
 /** Options of `testbedTest` for several machines declared together. */
@@ -51,13 +52,6 @@ type Task = {
 type Held = { topology: Topology; failed: boolean };
 
 const report = (message: string) => console.error(message);
-
-// biome-ignore lint/correctness/noEmptyPattern: Vitest reads fixture dependencies from a destructured first argument.
-async function holdStore({}, use: (store: ScopeStore) => Promise<void>): Promise<void> {
-  const store = new ScopeStore();
-  await use(store);
-  await store.releaseAll(report);
-}
 
 /**
  * The topology form of `testbedTest`: every member's needs are parsed at the call (unknown names

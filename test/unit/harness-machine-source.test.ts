@@ -5,8 +5,8 @@ import type { Machine, VmProvisioner } from '../../src/core/provider.js';
 import { ProviderRegistry } from '../../src/core/registry.js';
 import { createRunContext, type RunContext } from '../../src/core/run-context.js';
 import { MachineSource } from '../../src/harness/machine-source.js';
-import type { RunSnapshot } from '../../src/harness/run-snapshot.js';
 import { fakeProvider } from './fake-provider.js';
+import { runSnapshot } from './support/run-snapshot.js';
 
 function deadRun(): RunContext {
   // A process that has exited: its pid (and start time) no longer name a live process.
@@ -32,17 +32,7 @@ function source(run: RunContext, provisioned: string[]) {
     attach: async () => machine,
   };
   const provider = { ...fakeProvider({ id: 'fake' }), createProvisioner: async () => provisioner };
-  const snapshot: RunSnapshot = {
-    run,
-    candidates: [],
-    preference: undefined,
-    onUnmet: 'skip',
-    keepOnFailure: false,
-    warm: false,
-    timeoutMs: undefined,
-    registry: undefined,
-    machines: {},
-  };
+  const snapshot = runSnapshot({ run });
   return new MachineSource(new ProviderRegistry().register(provider), snapshot);
 }
 
@@ -79,17 +69,7 @@ describe('MachineSource.selectTopology', () => {
     ),
   });
   const sourceWith = (candidates: ReturnType<typeof candidate>[]) =>
-    new MachineSource(new ProviderRegistry(), {
-      run: createRunContext(),
-      candidates: candidates as never,
-      preference: undefined,
-      onUnmet: 'skip',
-      keepOnFailure: false,
-      warm: false,
-      timeoutMs: undefined,
-      registry: undefined,
-      machines: {},
-    });
+    new MachineSource(new ProviderRegistry(), runSnapshot({ candidates: candidates as never }));
 
   it('picks a provider per member, adding NetworkOverlay for members of a network', () => {
     const s = sourceWith([

@@ -3,10 +3,9 @@ import { parseNeeds } from '../../src/core/capabilities.js';
 import { ProviderUnavailableError } from '../../src/core/errors.js';
 import type { Machine, VmProvisioner } from '../../src/core/provider.js';
 import { ProviderRegistry } from '../../src/core/registry.js';
-import { createRunContext } from '../../src/core/run-context.js';
 import { MachineSource } from '../../src/harness/machine-source.js';
-import type { RunSnapshot } from '../../src/harness/run-snapshot.js';
 import { fakeProvider } from './fake-provider.js';
+import { runSnapshot } from './support/run-snapshot.js';
 
 const capacity = { total: { memoryMiB: 4096, vcpus: 2 }, free: { memoryMiB: 4096, vcpus: 2 } };
 
@@ -37,17 +36,7 @@ function twoHosts(): MachineSource {
     healthy: true,
     capacity,
   });
-  const snapshot: RunSnapshot = {
-    run: createRunContext(),
-    candidates: [candidate('fake'), candidate('fake@host2')],
-    preference: undefined,
-    onUnmet: 'skip',
-    keepOnFailure: false,
-    warm: false,
-    timeoutMs: undefined,
-    registry: undefined,
-    machines: {},
-  };
+  const snapshot = runSnapshot({ candidates: [candidate('fake'), candidate('fake@host2')] });
   return new MachineSource(registry, snapshot);
 }
 
