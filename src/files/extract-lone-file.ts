@@ -10,6 +10,7 @@ async function readHead(stream: Readable, size: number): Promise<Buffer> {
   for (;;) {
     const head = stream.read(size) as Buffer | null;
     if (head !== null) return head;
+    if (stream.errored) throw stream.errored;
     if (stream.readableEnded || stream.destroyed) return Buffer.alloc(0);
     await Promise.race([once(stream, 'readable'), once(stream, 'end')]);
   }

@@ -294,10 +294,11 @@ describe(`Node 20 (this machine) + Vitest ${OLDEST_VITEST}, the oldest the peer 
         ['runs a command in a throwaway container', 'passed'],
         ['serves a web service deployed into a VM', 'passed'],
         ['serves a web service deployed into a container', 'passed'],
+        ['replicates records across a link cut and a crash of the primary', 'passed'],
         ['trains a model on a GPU', 'skipped'],
       ]),
     );
-    expect(run.report).toMatchObject({ numPassedTests: 6, numFailedTests: 0, numPendingTests: 1 });
+    expect(run.report).toMatchObject({ numPassedTests: 7, numFailedTests: 0, numPendingTests: 1 });
     expect(run.output).toMatch(
       /unmet\.test\.ts > trains a model on a GPU\n\s+No available provider offers Custom\(gpu\):\n\s+- libvirt: lacks Custom\(gpu\)\n\s+- docker: lacks Custom\(gpu\)/,
     );

@@ -27,6 +27,12 @@ export function socketGet(
     let complete = false;
     let stopped = false;
     let handedOn = false;
+    /** The consumer took the lending path: the body's own errors have no listener any more. */
+    let lending = false;
+    /** Why the transfer failed, for a lending that starts or resumes after the failure. */
+    let failure: Error | undefined;
+    /** The engine closed a connection-framed body: nothing more will come. */
+    let ended = false;
     /** Who the body is lent to, once it is (see `LEND_CHUNKS`). */
     let lender: { use: ChunkUser; done: () => void; failed: (error: Error) => void } | undefined;
     const errorBody: Buffer[] = [];
@@ -94,10 +100,13 @@ export function socketGet(
 
     /** Lends what the body holds, then every later piece straight from the read buffer. */
     const lend = async (use: ChunkUser): Promise<void> => {
+      lending = true;
       for (let chunk = body.read() as Buffer | null; chunk; chunk = body.read() as Buffer | null) {
         await use(chunk);
       }
-      if (complete) return;
+      // The socket may have failed or ended while the queued chunks were being used.
+      if (failure) throw failure;
+      if (complete || ended) return;
       await new Promise<void>((done, failed) => {
         lender = { use, done, failed };
         if (stopped) socket.resume();
@@ -105,6 +114,11 @@ export function socketGet(
       });
     };
     Object.assign(body, { [LEND_CHUNKS]: lend });
+    // The consumer may still be on its way to reading (an await between getting the stream and
+    // its first read) when the engine cuts the connection: the error then stays in
+    // `body.errored`, which reads, pipelines and lending all report, instead of crashing the
+    // process as an 'error' event nobody listens to yet.
+    body.on('error', () => {});
 
     const keepReading = (more: boolean): boolean => {
       stopped = !more;
@@ -149,9 +163,10 @@ export function socketGet(
     });
     /** Fails the call, the lending, or the body once it is handed on (only then does anyone listen for its errors). */
     const fail = (error: Error) => {
+      failure ??= error;
       reject(error);
       lender?.failed(error);
-      body.destroy(handedOn && !lender ? error : undefined);
+      body.destroy(handedOn && !lending ? error : undefined);
     };
     socket.on('error', fail);
     socket.on('close', () => {
@@ -161,6 +176,7 @@ export function socketGet(
       } else if (!complete && !(response?.framing === 'close')) {
         fail(new Error('the engine closed the connection before the archive ended'));
       } else if (response?.framing === 'close') {
+        ended = true;
         if (lender) lender.done();
         else body.push(null);
       }
