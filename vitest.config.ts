@@ -2,7 +2,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Integration files that boot no VM: they use the Docker engine or only ask the backends about
- * themselves. They run beside the unit tests, two files at a time, before the VM files start.
+ * themselves. They run beside the unit tests, two files at a time, while the VM files go one by one.
  */
 const LIGHT_INTEGRATION = [
   'test/integration/cli-doctor.test.ts',
@@ -41,7 +41,8 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...LIGHT_INTEGRATION],
           // Real VMs boot under TCG on 2 cores: generous bounds, and files one at a time so
-          // boots do not starve each other. Vitest runs this project after the two above.
+          // boots do not starve each other. All three projects share group order 0, so this
+          // one starts at once, beside the light files above.
           testTimeout: 180_000,
           hookTimeout: 300_000,
           fileParallelism: false,
