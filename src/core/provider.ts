@@ -194,6 +194,11 @@ export interface NetworkOptions {
   subnet?: string;
   /** Put the segment on that network's Linux bridge, so machines of both providers share it (`SharedBridge`). */
   join?: MachineNetwork;
+  /**
+   * The segment must be a Linux bridge that other providers' networks can `join`: a provider
+   * whose networks cannot be refuses with `TESTBED_UNSUPPORTED` before creating anything.
+   */
+  shared?: boolean;
   /** Aborts creating the network; whatever was created is removed. */
   signal?: AbortSignal;
 }

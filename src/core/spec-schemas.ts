@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FileSpec, WaitStrategy } from './provider.js';
+import type { FileSpec, MachineNetwork, WaitStrategy } from './provider.js';
 
 const tcpPort = (what: string) =>
   z
@@ -121,3 +121,10 @@ export const ipv4CidrSchema = z.string().refine((value) => {
     Number(prefix) <= 30
   );
 }, 'must be an IPv4 address with a prefix length, such as 10.213.7.11/24');
+
+/** Whether `value` is a network from a provisioner's `createNetwork()`. */
+export const isMachineNetwork = (value: unknown): value is MachineNetwork =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as MachineNetwork).name === 'string' &&
+  typeof (value as MachineNetwork).providerId === 'string';

@@ -176,10 +176,10 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
         ),
         // An unavailable member leaves its networks; the others still reach each other.
         networks: Object.fromEntries(
-          Object.entries(options.networks).map(([name, list]) => [
-            name,
-            list.filter((m) => m in providerOf),
-          ]),
+          Object.entries(options.networks).flatMap(([name, list]) => {
+            const available = list.filter((m) => m in providerOf);
+            return available.length > 0 ? [[name, available]] : [];
+          }),
         ),
       };
       const mixed = checkMixedNetworks(
@@ -189,12 +189,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
       );
       if (mixed) throw mixed;
       const topology = await provisionTopology(
-        {
-          ...declaration,
-          networks: Object.fromEntries(
-            Object.entries(declaration.networks).filter(([, list]) => list.length > 0),
-          ),
-        },
+        declaration,
         providerOf,
         {
           provision: async (id, spec, memberSignal) => {

@@ -149,41 +149,42 @@ export async function provisionTopology(
           taken.push(subnet);
           const segments: MachineNetwork[] = [];
           try {
-            const make = async (providerId: string, join?: MachineNetwork) => {
+            const make = async (providerId: string, more: Partial<NetworkOptions> = {}) => {
               const segment = await backends.createNetwork(providerId, {
                 name,
                 subnet,
                 signal,
-                ...(join ? { join } : {}),
+                ...more,
               });
               segments.push(segment);
               created.push(segment);
               return segment;
             };
-            // A mixed network is carried by the first provider whose network is a host bridge.
+            // A mixed network is carried by the first provider that can make a shared bridge;
+            // the others refuse before creating anything.
             let first: MachineNetwork | undefined;
             for (const providerId of providers) {
-              const segment = await make(providerId);
-              if (providers.length === 1 || segment.bridge) {
-                first = segment;
-                break;
+              if (providers.length === 1) first = await make(providerId);
+              else {
+                first = await make(providerId, { shared: true }).catch((error: unknown) => {
+                  if (isTestbedError(error, 'TESTBED_UNSUPPORTED')) return undefined;
+                  throw error;
+                });
               }
-              segments.pop();
-              created.splice(created.indexOf(segment), 1);
-              await segment.destroy();
+              if (first) break;
             }
             if (!first) {
               throw new MixedNetworkError(
                 name,
                 Object.fromEntries(members.map((m) => [m, providerOf[m] ?? '?'])),
                 {
-                  fix: 'None of their networks is a host bridge the others can join: put these members on one provider.',
+                  fix: 'None of their providers makes a host bridge the others can join: put these members on one provider.',
                 },
               );
             }
             const base = first.providerId;
             for (const providerId of providers) {
-              if (providerId !== base) await make(providerId, first);
+              if (providerId !== base) await make(providerId, { join: first });
             }
           } catch (error) {
             if (!isTestbedError(error, 'TESTBED_SUBNET_TAKEN') || attempt >= SUBNET_ATTEMPTS) {

@@ -170,4 +170,9 @@ describe('buildNetworkXml', () => {
     expect(network.forward).toBeUndefined();
     expect(network.ip).toBeUndefined();
   });
+
+  it('names its bridge when asked, so other providers can join it', () => {
+    const network = parse(buildNetworkXml('testbed-n', definition().metadata, 'tb-abc')).network;
+    expect(network.bridge).toMatchObject({ '@name': 'tb-abc', '@stp': 'off' });
+  });
 });

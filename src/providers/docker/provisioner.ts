@@ -390,6 +390,15 @@ export class DockerProvisioner implements VmProvisioner {
    */
   async createNetwork(options: NetworkOptions = {}): Promise<DockerNetwork> {
     const name = `testbed-${this.#run.runId}-${options.name ?? 'net'}-${shortId(4)}`;
+    if (options.shared && !options.join) {
+      throw new UnsupportedOperationError(
+        'a network other providers join (its networks are not host bridges they can share)',
+        'docker',
+        {
+          fix: 'Let a provider whose networks are bridges (libvirt) carry the segment, and join it.',
+        },
+      );
+    }
     const bridge = options.join?.bridge;
     if (options.join && !bridge) {
       throw new UnsupportedOperationError(

@@ -2,17 +2,16 @@ import { z } from 'zod';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { InvalidSpecError, type ValidationProblem } from '../../core/errors.js';
 import type { MachineNetwork, MachineSpec, NetworkAttachment } from '../../core/provider.js';
-import { deploySpecShape, hostsSchema, ipv4CidrSchema } from '../../core/spec-schemas.js';
+import {
+  deploySpecShape,
+  hostsSchema,
+  ipv4CidrSchema,
+  isMachineNetwork as isNetwork,
+} from '../../core/spec-schemas.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-const isNetwork = (value: unknown): value is MachineNetwork =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as MachineNetwork).name === 'string' &&
-  typeof (value as MachineNetwork).destroy === 'function';
 
 /** A network a container joins: its address on it (Docker's IPAM) and extra names, if given. */
 export interface DockerAttachment {

@@ -287,12 +287,13 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
     const name = `testbed-${run.runId}-${hint ? `${hint}-` : ''}${shortId(6)}`;
     await ensureRunDirectory(this.#runDir, run);
-    const xml = buildNetworkXml(name, {
-      runId: run.runId,
-      owner: run.owner,
-      createdAt: Date.now(),
-      paths: {},
-    });
+    // Named here (interface names hold 15 characters), so other providers can join it at once.
+    const bridge = `tb-${shortId(10)}`;
+    const xml = buildNetworkXml(
+      name,
+      { runId: run.runId, owner: run.owner, createdAt: Date.now(), paths: {} },
+      bridge,
+    );
     const xmlPath = join(this.#runDir, `${name}.network.xml`);
     await writeFile(xmlPath, xml);
     try {
@@ -310,12 +311,10 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       destroying ??= teardownNetwork(virsh, name);
       return destroying;
     };
-    const info = await virsh.call(['net-info', name], { reject: false });
-    const bridge = /^Bridge:\s+(\S+)/m.exec(info.stdout)?.[1];
     return {
       name,
       providerId: 'libvirt',
-      ...(bridge ? { bridge } : {}),
+      bridge,
       ...(options.subnet ? { subnet: options.subnet } : {}),
       destroy,
       disconnect: (machine, options) => setLink(virsh, name, machine, 'down', options),

@@ -2,16 +2,15 @@ import { z } from 'zod';
 import { didYouMean } from '../../core/did-you-mean.js';
 import { InvalidSpecError } from '../../core/errors.js';
 import type { MachineNetwork, MachineSpec, NetworkAttachment } from '../../core/provider.js';
-import { deploySpecShape, hostsSchema, ipv4CidrSchema } from '../../core/spec-schemas.js';
+import {
+  deploySpecShape,
+  hostsSchema,
+  ipv4CidrSchema,
+  isMachineNetwork as isNetwork,
+} from '../../core/spec-schemas.js';
 
 /** The image a VM boots when the spec names none. */
 export const DEFAULT_VM_IMAGE = 'tiny-vm';
-
-const isNetwork = (value: unknown): value is MachineNetwork =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as MachineNetwork).name === 'string' &&
-  typeof (value as MachineNetwork).providerId === 'string';
 
 /** A libvirt network a VM joins, with the static address its NIC takes, if any. */
 export interface LibvirtAttachment {
