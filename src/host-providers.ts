@@ -1,9 +1,11 @@
+import type { TestbedConfig } from './core/config.js';
 import { ConfigError } from './core/errors.js';
 import type { HostEntry } from './core/hosts.js';
 import { PendingHostProvider } from './core/pending-host-provider.js';
 import { planHosts } from './core/plan-hosts.js';
 import type { VmBackendProvider } from './core/provider.js';
 import { defaultSocketPaths, findDockerEndpoint } from './providers/docker/docker-socket.js';
+import { RemoteLibvirtProvider } from './providers/libvirt/remote-provider.js';
 
 /** The local default providers, whose endpoints and capabilities host entries are measured against. */
 export interface LocalProviders {
@@ -22,6 +24,7 @@ export function hostProviders(
   local: LocalProviders,
   env: NodeJS.ProcessEnv,
   source = 'TESTBED_HOSTS',
+  config?: TestbedConfig,
 ): VmBackendProvider[] {
   const docker = findDockerEndpoint(env).endpoint ?? `unix://${defaultSocketPaths(env)[0] ?? ''}`;
   const { plans, problems } = planHosts(entries, { libvirt: local.libvirt.uri, docker }, source);
@@ -31,8 +34,11 @@ export function hostProviders(
       fix: `Correct the entries of ${source} above.`,
     });
   }
-  return plans.flatMap((plan) => {
+  return plans.flatMap((plan): VmBackendProvider[] => {
     if (plan.kind === 'default') return [];
+    if (plan.kind === 'remote-libvirt') {
+      return [new RemoteLibvirtProvider({ entry: plan.entry, env, ...(config ? { config } : {}) })];
+    }
     const template = local[plan.entry.backend].provider;
     return [
       new PendingHostProvider({

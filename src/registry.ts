@@ -36,7 +36,8 @@ export class VmBackendRegistry extends ProviderRegistry {
       docker: { provider: docker },
     };
     const source = options.hosts ? 'hosts' : 'TESTBED_HOSTS';
-    for (const provider of hostProviders(hosts, local, env, source)) registry.register(provider);
+    for (const provider of hostProviders(hosts, local, env, source, config))
+      registry.register(provider);
     return registry;
   }
 }

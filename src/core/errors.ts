@@ -27,7 +27,9 @@ export type TestbedErrorCode =
   | 'TESTBED_NOT_ON_NETWORK'
   | 'TESTBED_SUBNET_TAKEN'
   | 'TESTBED_INVALID_TOPOLOGY'
-  | 'TESTBED_MIXED_NETWORK_UNSUPPORTED';
+  | 'TESTBED_MIXED_NETWORK_UNSUPPORTED'
+  | 'TESTBED_HOST_UNREACHABLE'
+  | 'TESTBED_HOST_STORAGE_DENIED';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -492,5 +494,37 @@ export class UnmetMembersError extends TestbedError {
     super('TESTBED_NO_MATCHING_PROVIDER', `No provider serves ${lines.join('\n')}`, {
       fix: 'Apply a fix above, drop the needs no provider offers, or run `npx testbed doctor` for details.',
     });
+  }
+}
+
+/** A configured host's engine cannot be reached (SSH, its daemon); the message names the host. */
+export class HostUnreachableError extends TestbedError {
+  constructor(
+    readonly providerId: string,
+    readonly uri: string,
+    reason: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super(
+      'TESTBED_HOST_UNREACHABLE',
+      `Host ${providerId} (${uri}) cannot be reached: ${reason}`,
+      options,
+    );
+  }
+}
+
+/** A remote libvirt host refuses testbed's storage pool: it cannot create, write or upload volumes there. */
+export class HostStorageError extends TestbedError {
+  constructor(
+    readonly providerId: string,
+    readonly pool: string,
+    reason: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super(
+      'TESTBED_HOST_STORAGE_DENIED',
+      `Host ${providerId} does not let testbed use storage pool '${pool}': ${reason}`,
+      options,
+    );
   }
 }

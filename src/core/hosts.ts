@@ -29,6 +29,7 @@ const LIBVIRT_TRANSPORTS: Record<string, HostTransport> = {
   qemu: 'local',
   'qemu+unix': 'local',
   'qemu+ssh': 'ssh',
+  'qemu+libssh': 'ssh',
   'qemu+libssh2': 'ssh',
   'qemu+tcp': 'tcp',
   'qemu+tls': 'tls',

@@ -4,6 +4,7 @@ import type { HostBackend, HostEntry } from './hosts.js';
 /** What becomes of one host entry: the local default provider, or a provider that says it is not built yet. */
 export type HostPlan =
   | { entry: HostEntry; kind: 'default' }
+  | { entry: HostEntry; kind: 'remote-libvirt' }
   | { entry: HostEntry; kind: 'pending'; reason: string; fix: string };
 
 /** The endpoints the local default providers use: libvirt's URI, Docker's endpoint. */
@@ -17,8 +18,8 @@ const VARIABLE: Record<HostBackend, string> = {
 function remoteReason(entry: HostEntry): { reason: string; fix: string } {
   if (entry.backend === 'libvirt') {
     return {
-      reason: `remote libvirt is not built yet: ${entry.uri} needs base images, overlays and the seed uploaded through libvirt's storage API, the console read through libvirt and guest ports tunnelled over SSH (docs/scale.md)`,
-      fix: `Drop ${entry.providerId} from TESTBED_HOSTS until remote libvirt is built, or run the tests on ${entry.name} itself.`,
+      reason: `${entry.uri} does not run over SSH: testbed reaches a remote host's guest ports through tunnels over the SSH connection to that host`,
+      fix: `Use qemu+ssh:// or qemu+libssh:// for ${entry.name}, e.g. libvirt:qemu+ssh://user@${entry.name}/system.`,
     };
   }
   return {
@@ -31,8 +32,9 @@ function remoteReason(entry: HostEntry): { reason: string; fix: string } {
  * Decides how each host entry maps to a provider (pure). An unnamed local entry that names the
  * endpoint the local default provider uses *is* that provider; an unnamed local entry naming
  * another endpoint would take the default provider's id, so it is a problem. Every other entry
- * becomes a provider of its own id that reports, without any connection, what is not built yet:
- * no entry silently behaves as the local engine.
+ * becomes a provider of its own id: a remote libvirt host over SSH is driven remotely; any other
+ * reports, without any connection, what is not built yet: no entry silently behaves as the local
+ * engine.
  */
 export function planHosts(
   entries: readonly HostEntry[],
@@ -43,7 +45,9 @@ export function planHosts(
   const problems: ValidationProblem[] = [];
   entries.forEach((entry, index) => {
     const localUri = local[entry.backend];
-    if (entry.remote) {
+    if (entry.remote && entry.backend === 'libvirt' && entry.transport === 'ssh') {
+      plans.push({ entry, kind: 'remote-libvirt' });
+    } else if (entry.remote) {
       plans.push({ entry, kind: 'pending', ...remoteReason(entry) });
     } else if (entry.uri === localUri) {
       if (entry.providerId === entry.backend) plans.push({ entry, kind: 'default' });

@@ -382,7 +382,7 @@ export interface OwnedResource {
   /** Provider that manages it. */
   providerId: string;
   /** What it is. */
-  kind: 'domain' | 'network' | 'container' | 'image' | 'directory' | 'snapshot';
+  kind: 'domain' | 'network' | 'container' | 'image' | 'directory' | 'snapshot' | 'volume';
   /** Backend-level name (domain name, container id, path). */
   name: string;
   /** Run that created it. */

@@ -29,11 +29,17 @@ export interface Ranking {
   mismatches: ProviderMismatch[];
 }
 
+/** The backend of a provider id: `libvirt` for `libvirt@host2`. */
+function backendOf(id: string): string {
+  return id.split('@')[0] ?? id;
+}
+
 /**
  * Ranks providers for a set of needs. A provider qualifies when it is available, not known to be
  * unhealthy, allowed by `preference` (when given) and offers every need. Qualified providers are
  * ordered by: position in `preference`; then healthy before unchecked; then fewest surplus
- * capabilities (the most specific, usually cheapest, backend); then the larger share of free
+ * capabilities of their backend (the most specific, usually cheapest, backend; the hosts of one
+ * backend tie); then the larger share of free
  * capacity after what `placement` says this run put there (so machines spread over hosts); then
  * registration order. A provider `placement` marks down is passed over.
  */
@@ -79,11 +85,20 @@ export function rankProviders(
     const position = preference?.indexOf(id) ?? -1;
     return position === -1 ? Number.MAX_SAFE_INTEGER : position;
   };
+  // Hosts of one backend differ in what they can do (a remote libvirt has no clones), not in
+  // cost: each is ranked by its backend's fewest capabilities, so the hosts tie there and spread.
+  const specificity = new Map<string, number>();
+  for (const { candidate } of qualified) {
+    const backend = backendOf(candidate.id);
+    const count = candidate.capabilities.length;
+    specificity.set(backend, Math.min(count, specificity.get(backend) ?? count));
+  }
+  const specific = (c: RankingCandidate) => specificity.get(backendOf(c.id)) ?? 0;
   qualified.sort(
     (a, b) =>
       rank(a.candidate.id) - rank(b.candidate.id) ||
       Number(b.candidate.healthy === true) - Number(a.candidate.healthy === true) ||
-      a.candidate.capabilities.length - b.candidate.capabilities.length ||
+      specific(a.candidate) - specific(b.candidate) ||
       compareFreeCapacity(a.candidate, b.candidate, placement.placed) ||
       a.index - b.index,
   );

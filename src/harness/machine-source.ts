@@ -174,7 +174,10 @@ export class MachineSource {
 
   /** A provider that failed as unreachable gets no more machines from this process. */
   #noteDown(providerId: string, error: unknown): void {
-    if (isTestbedError(error, 'TESTBED_PROVIDER_UNAVAILABLE')) {
+    if (
+      isTestbedError(error, 'TESTBED_PROVIDER_UNAVAILABLE') ||
+      isTestbedError(error, 'TESTBED_HOST_UNREACHABLE')
+    ) {
       this.placement.markDown(providerId, error.message.split('\n')[0] ?? error.message);
     }
   }

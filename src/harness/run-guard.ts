@@ -1,3 +1,4 @@
+import type { HostEntry } from '../core/hosts.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import type { RunContext } from '../core/run-context.js';
 import { startWatchdog } from '../reaper/start-watchdog.js';
@@ -15,8 +16,8 @@ export interface RunGuardHandle {
 export interface RunGuard {
   /** Removes what dead runs left behind; returns a one-line summary, or nothing when there was nothing. */
   sweep(registry: ProviderRegistry, run: RunContext): Promise<string | undefined>;
-  /** Starts the detached watchdog that removes the run's resources once its owner dies. */
-  watch(run: RunContext): Promise<RunGuardHandle>;
+  /** Starts the detached watchdog that removes the run's resources (on `hosts` too) once its owner dies. */
+  watch(run: RunContext, hosts?: readonly HostEntry[]): Promise<RunGuardHandle>;
 }
 
 /** The reaper of issue 06: sweep with `sweepDeadRuns`, watch with `startWatchdog`. */
@@ -28,7 +29,7 @@ export const reaperGuard: RunGuard = {
     if (removed === 0 && failed === 0) return undefined;
     return `testbed: removed ${removed} resource(s) left by dead runs${failed ? `; ${failed} could not be removed (see \`npx testbed ls\`)` : ''}`;
   },
-  watch: (run) => startWatchdog(run),
+  watch: (run, hosts) => startWatchdog(run, { hosts }),
 };
 
 /** A guard that does nothing, for unit tests and callers that reap on their own. */

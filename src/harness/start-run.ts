@@ -121,7 +121,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   });
   if (swept) log(swept);
   // Started before the first resource: test processes provision under this run too.
-  const watchdog = await guard.watch(run);
+  const watchdog = await guard.watch(run, options.hosts);
   log(`testbed: run ${run.runId}${watchdog.logPath ? ` (watchdog log: ${watchdog.logPath})` : ''}`);
   const candidates = toCandidates(statuses);
   const pool = new ProvisionerPool(registry, run);

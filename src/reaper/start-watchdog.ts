@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig } from '../core/config.js';
 import { WatchdogError } from '../core/errors.js';
+import type { HostEntry } from '../core/hosts.js';
 import { processStartTime, type RunContext } from '../core/run-context.js';
 import { ownerState } from './owner-state.js';
 import type { WatchdogArgs } from './watchdog-args.js';
@@ -32,6 +33,8 @@ export interface WatchdogOptions {
   stopTimeoutMs?: number | undefined;
   /** How long to wait for the watchdog to say it is watching, in ms. Default 10 000. */
   startTimeoutMs?: number | undefined;
+  /** Hosts the run uses beside the environment's (the `hosts` option): the watchdog cleans them too. */
+  hosts?: readonly HostEntry[] | undefined;
 }
 
 /** A handle on the watchdog of a run. */
@@ -164,7 +167,15 @@ async function spawnWatchdog(run: RunContext, options: WatchdogOptions): Promise
       detached: true,
       stdio: ['ignore', logFd, logFd],
       cwd: '/',
-      env: watchdogEnv(env),
+      env: {
+        ...watchdogEnv(env),
+        // The `hosts` option is not in the environment: the watchdog must reach the same hosts.
+        ...(options.hosts
+          ? {
+              TESTBED_HOSTS: options.hosts.map((h) => `${h.name}=${h.backend}:${h.uri}`).join(' '),
+            }
+          : {}),
+      },
     });
   } catch (error) {
     rmSync(paths.lock, { force: true });

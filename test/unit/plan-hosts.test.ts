@@ -4,6 +4,7 @@ import { ConfigError, ProviderUnavailableError } from '../../src/core/errors.js'
 import { type HostEntry, parseHostEntry } from '../../src/core/hosts.js';
 import type { PendingHostProvider } from '../../src/core/pending-host-provider.js';
 import { planHosts } from '../../src/core/plan-hosts.js';
+import { RemoteLibvirtProvider } from '../../src/providers/libvirt/remote-provider.js';
 import { VmBackendRegistry } from '../../src/registry.js';
 
 const entry = (text: string): HostEntry => {
@@ -26,18 +27,22 @@ describe('planHosts', () => {
     ]);
   });
 
-  it('makes every remote entry a pending provider that names what is not built', () => {
+  it('drives a remote libvirt over SSH; any other remote entry is a pending provider that names why', () => {
     const { plans } = planHosts(
-      [entry('libvirt:qemu+ssh://ci@host2/system'), entry('docker:tcp://10.0.0.2:2375')],
+      [
+        entry('libvirt:qemu+ssh://ci@host2/system'),
+        entry('host3=libvirt:qemu+tcp://host3/system'),
+        entry('docker:tcp://10.0.0.2:2375'),
+      ],
       local,
     );
     expect(plans).toMatchObject([
+      { kind: 'remote-libvirt', entry: { providerId: 'libvirt@host2' } },
       {
         kind: 'pending',
-        entry: { providerId: 'libvirt@host2' },
-        reason: expect.stringMatching(
-          /remote libvirt is not built yet: qemu\+ssh:\/\/ci@host2\/system needs .*storage API/,
-        ),
+        entry: { providerId: 'libvirt@host3' },
+        reason: expect.stringMatching(/qemu\+tcp:\/\/host3\/system does not run over SSH/),
+        fix: expect.stringContaining('qemu+ssh://'),
       },
       {
         kind: 'pending',
@@ -80,11 +85,11 @@ describe('hosts in VmBackendRegistry.withDefaults', () => {
     DOCKER_HOST: 'unix:///nowhere.sock',
   };
 
-  it('registers one provider per remote host beside the local ones; discovery marks them unavailable without contacting them', async () => {
+  it('registers one provider per remote host beside the local ones; discovery marks pending ones unavailable without contacting them', async () => {
     const config = loadConfig(
       {
         ...env,
-        TESTBED_HOSTS: 'libvirt:qemu:///system host2=libvirt:qemu+ssh://ci@10.0.0.2/system',
+        TESTBED_HOSTS: 'libvirt:qemu:///system host2=libvirt:qemu+tcp://10.0.0.2/system',
       },
       1000,
     );
@@ -95,9 +100,22 @@ describe('hosts in VmBackendRegistry.withDefaults', () => {
     expect(await remote.checkHealth()).toMatchObject({ healthy: false });
     await expect(remote.createProvisioner()).rejects.toBeInstanceOf(ProviderUnavailableError);
     const [status] = (await registry.discover()).filter((s) => s.provider.id === 'libvirt@host2');
-    expect(status?.reason).toMatch(/^remote libvirt is not built yet/);
+    expect(status?.reason).toMatch(/does not run over SSH/);
     // It offers what libvirt offers, so an unmet need says "unavailable", not "lacks".
     expect(remote.capabilities()).toEqual(registry.get('libvirt')?.capabilities());
+  });
+
+  it('drives a libvirt host over SSH remotely, without what needs its files; nothing is contacted', () => {
+    const config = loadConfig(
+      { ...env, TESTBED_HOSTS: 'host3=libvirt:qemu+ssh://ci@10.0.0.3/system' },
+      1000,
+    );
+    const ssh = VmBackendRegistry.withDefaults({ config, env }).get('libvirt@host3');
+    expect(ssh).toBeInstanceOf(RemoteLibvirtProvider);
+    const names = ssh?.capabilities().map((c) => c.kind);
+    expect(names).toEqual(expect.arrayContaining(['ProvisionVm', 'SshAccess', 'PortForward']));
+    expect(names).not.toContain('CloneVm');
+    expect(names).not.toContain('WarmSnapshot');
   });
 
   it('takes the hosts option over TESTBED_HOSTS and names its clashes by option path', () => {

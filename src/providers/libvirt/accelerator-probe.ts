@@ -110,7 +110,11 @@ export async function cachedAccelerator(
   }
 }
 
-async function remember(options: AcceleratorProbeOptions, choice: AcceleratorChoice) {
+/** Caches `choice` for this host boot and the probe's URI. */
+export async function rememberAccelerator(
+  options: Pick<AcceleratorProbeOptions, 'virsh' | 'stateDir' | 'bootIdPath'>,
+  choice: AcceleratorChoice,
+) {
   const path = join(options.stateDir, CACHE_FILE);
   const boot = await bootId(options.bootIdPath ?? '/proc/sys/kernel/random/boot_id');
   const cached = JSON.parse(await readFile(path, 'utf8').catch(() => '{}'));
@@ -120,7 +124,13 @@ async function remember(options: AcceleratorProbeOptions, choice: AcceleratorCho
   await rename(`${path}.${process.pid}`, path);
 }
 
-function probeDomainXml(name: string, kernel: string, log: string, run?: RunContext): string {
+/** A KVM domain that boots `kernel` with its console in `log`: output within seconds means KVM works. */
+export function probeDomainXml(
+  name: string,
+  kernel: string,
+  log: string,
+  run?: RunContext,
+): string {
   const root = create({ version: '1.0' }).ele('domain', { type: 'kvm' });
   root.ele('name').txt(name);
   if (run) {
@@ -192,7 +202,7 @@ export async function probeAccelerator(
   const obstacle = await cheapChecks(options);
   if (obstacle) {
     const choice: AcceleratorChoice = { accelerator: 'tcg', reason: obstacle, verified: true };
-    await remember(options, choice);
+    await rememberAccelerator(options, choice);
     return choice;
   }
   if (!options.kernel) {
@@ -212,6 +222,6 @@ export async function probeAccelerator(
         reason: `/dev/kvm is present but a KVM guest does not start (no kernel output within ${Math.round((options.timeoutMs ?? 6_000) / 1000)} s; nested virtualization without VMX?)`,
         verified: true,
       };
-  await remember(options, choice);
+  await rememberAccelerator(options, choice);
   return choice;
 }

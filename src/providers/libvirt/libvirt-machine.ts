@@ -76,12 +76,20 @@ export interface MachineLifecycle {
   readonly power: LibvirtPowerControl;
 }
 
+/** How a machine of a remote host differs: its provider's id, and a console mirrored from the host. */
+export interface LibvirtMachineOptions {
+  /** The id of the provider that made it; default `libvirt`. */
+  providerId?: string;
+  /** Brings the local copy of the serial log up to date before each console read. */
+  refreshConsole?: () => Promise<void>;
+}
+
 /**
  * A libvirt VM: exec, spawn and file transfers over one reused SSH connection, its serial console,
  * forwarded ports, clone and snapshot through its provisioner.
  */
 export class LibvirtMachine implements Machine {
-  readonly providerId = 'libvirt';
+  readonly providerId: string;
   readonly vmType = 'FullVirt' as const;
   readonly console: SerialConsole;
   /** The SSH connection shared by exec, spawn and file transfers; closed by `destroy()`. */
@@ -93,10 +101,13 @@ export class LibvirtMachine implements Machine {
   constructor(
     readonly state: LibvirtMachineState,
     private readonly lifecycle: MachineLifecycle | undefined,
+    options: LibvirtMachineOptions = {},
   ) {
+    this.providerId = options.providerId ?? 'libvirt';
     this.console = new SerialConsole(state.serialLog, {
       machineName: state.name,
       isGone: () => this.#gone,
+      ...(options.refreshConsole ? { refresh: options.refreshConsole } : {}),
     });
     this.session = new SshSession(state.ssh, { name: state.name });
     this.#files = new SshFileTransfer(this.session);

@@ -49,13 +49,12 @@ import {
   type LibvirtMachineState,
   type MachineLifecycle,
 } from './libvirt-machine.js';
-import { setLink } from './link-faults.js';
-import { buildNetworkXml } from './network-xml.js';
+import { createLibvirtNetwork } from './libvirt-network.js';
 import { LibvirtPowerControl } from './power-control.js';
 import { createOverlay, hasBootSector, virtualSizeOf } from './qemu-img.js';
 import { createReadableFile } from './readable-file.js';
 import { ensureRunDirectory } from './run-directory.js';
-import { teardownDomain, teardownNetwork } from './teardown.js';
+import { teardownDomain } from './teardown.js';
 import type { Virsh } from './virsh.js';
 import { parseVmSpec } from './vm-spec.js';
 import { WarmSnapshots } from './warm-snapshots.js';
@@ -273,54 +272,12 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   }
 
   /** An isolated network (no NAT, no host address, no DHCP) that VMs join via `spec.networks`. */
-  async createNetwork(options: NetworkOptions = {}): Promise<MachineNetwork> {
+  createNetwork(options: NetworkOptions = {}): Promise<MachineNetwork> {
     const { virsh, run } = this.options;
-    if (options.join) {
-      throw new UnsupportedOperationError(
-        `joining network ${options.join.name} of provider '${options.join.providerId}'`,
-        'libvirt',
-        {
-          fix: 'Create the libvirt network first and let the other provider join it (createNetwork({ join })).',
-        },
-      );
-    }
-    const hint = options.name ? parseVmSpec({ name: options.name }).name : undefined;
-    const name = `testbed-${run.runId}-${hint ? `${hint}-` : ''}${shortId(6)}`;
-    await ensureRunDirectory(this.#runDir, run);
-    // Named here (interface names hold 15 characters), so other providers can join it at once.
-    const bridge = `tb-${shortId(10)}`;
-    const xml = buildNetworkXml(
-      name,
-      { runId: run.runId, owner: run.owner, createdAt: Date.now(), paths: {} },
-      bridge,
+    return createLibvirtNetwork(
+      { virsh, run, runDir: this.#runDir, providerId: 'libvirt' },
+      options,
     );
-    const xmlPath = join(this.#runDir, `${name}.network.xml`);
-    await writeFile(xmlPath, xml);
-    try {
-      await virsh.call(['net-create', xmlPath], {
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-    } catch (error) {
-      await teardownNetwork(virsh, name).catch(() => undefined);
-      throw error;
-    } finally {
-      await rm(xmlPath, { force: true });
-    }
-    let destroying: Promise<void> | undefined;
-    const destroy = () => {
-      destroying ??= teardownNetwork(virsh, name);
-      return destroying;
-    };
-    return {
-      name,
-      providerId: 'libvirt',
-      bridge,
-      ...(options.subnet ? { subnet: options.subnet } : {}),
-      destroy,
-      disconnect: (machine, options) => setLink(virsh, name, machine, 'down', options),
-      connect: (machine, options) => setLink(virsh, name, machine, 'up', options),
-      [Symbol.asyncDispose]: destroy,
-    };
   }
 
   /** Boots a clone on an overlay of the source's disk as it is now. */

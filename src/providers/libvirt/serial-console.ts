@@ -14,6 +14,8 @@ export interface SerialConsoleOptions {
   isGone?: () => boolean;
   /** Polling interval in ms. */
   pollMs?: number;
+  /** Brings the file up to date before each read (a remote host's log is mirrored locally). */
+  refresh?: () => Promise<void>;
 }
 
 async function readOrEmpty(path: string): Promise<string> {
@@ -43,7 +45,8 @@ export class SerialConsole implements MachineConsole {
   }
 
   /** Everything written to the console so far. */
-  read(): Promise<string> {
+  async read(): Promise<string> {
+    await this.options.refresh?.();
     return readOrEmpty(this.path);
   }
 
@@ -108,6 +111,7 @@ export class SerialConsole implements MachineConsole {
 
   async #readFrom(offset: number): Promise<Buffer> {
     let handle: Awaited<ReturnType<typeof open>> | undefined;
+    await this.options.refresh?.();
     try {
       handle = await open(this.path, 'r');
       const { size } = await handle.stat();
