@@ -10,7 +10,14 @@ const RUNNER = 'qemu:///system';
 /** The runner's own libvirtd, from its pid file (pgrep would also find the namespaced one). */
 const runnerLibvirtd = () => Number.parseInt(readFileSync('/run/libvirtd.pid', 'utf8'), 10);
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
+/** A zombie counts as dead: this container's init reaps orphans lazily. */
+const alive = (pid: number) => {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 
 const mntOf = (pid: string | number) => {
   try {
@@ -19,6 +26,15 @@ const mntOf = (pid: string | number) => {
     return undefined;
   }
 };
+
+/** libvirt's cgroup directories for `domain`, under cgroup v1 controllers or v2. */
+const domainCgroups = (domain: string) =>
+  ['', ...readdirSync('/sys/fs/cgroup')]
+    .map((controller) => join('/sys/fs/cgroup', controller, 'machine'))
+    .filter((dir) => existsSync(dir))
+    .flatMap((dir) =>
+      readdirSync(dir).filter((entry) => entry.includes(`-${domain}.libvirt-qemu`)),
+    );
 
 /** Pids whose mount namespace is `mnt`. */
 const pidsInMnt = (mnt: string) =>
@@ -30,6 +46,7 @@ const virsh = (uri: string, args: string[]) =>
 describe('remote host: a second libvirtd behind SSH in its own namespaces', () => {
   let host: RemoteHost | undefined;
   let runnerPid: number;
+  let qemu: number[] = [];
   const tag = randomBytes(3).toString('hex');
 
   beforeAll(async () => {
@@ -97,7 +114,22 @@ describe('remote host: a second libvirtd behind SSH in its own namespaces', () =
 
   it('can lose its libvirtd without touching the runner’s', async () => {
     const h = host as RemoteHost;
+    // A diskless QEMU that idles in firmware: enough to leave an orphan behind.
+    const domain = `tbrh-${tag}`;
+    const xml = join(h.dir, 'probe-domain.xml');
+    writeFileSync(
+      xml,
+      `<domain type='qemu'><name>${domain}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>` +
+        `<os><type arch='x86_64'>hvm</type></os><devices/></domain>`,
+    );
+    await h.virsh(['create', xml]);
+    qemu = await h.qemuPids();
+    expect(qemu).toHaveLength(1);
+    expect((await virsh(RUNNER, ['list', '--all', '--name'])).stdout.split('\n')).not.toContain(
+      domain,
+    );
     await h.killLibvirtd();
+    expect(await h.qemuPids()).toEqual(qemu); // orphaned, for stop() to find
     expect((await virsh(h.libvirtUri, ['version'])).exitCode).not.toBe(0);
     expect(runnerLibvirtd()).toBe(runnerPid);
     expect(alive(runnerPid)).toBe(true);
@@ -115,6 +147,8 @@ describe('remote host: a second libvirtd behind SSH in its own namespaces', () =
     expect(existsSync(h.dir)).toBe(false);
     expect(alive(h.holderPid)).toBe(false);
     expect(pidsInMnt(mnt)).toEqual([]);
+    expect(qemu.filter(alive)).toEqual([]);
+    expect(domainCgroups(`tbrh-${tag}`)).toEqual([]);
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(h.dir);
     expect(runnerLibvirtd()).toBe(runnerPid);
     expect(alive(runnerPid)).toBe(true);

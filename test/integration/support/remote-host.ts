@@ -7,9 +7,10 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmdirSync,
   rmSync,
 } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 
@@ -81,10 +82,24 @@ export function canStartRemoteHost(): boolean {
 /** Indexes taken by hosts of this process: `ip -4 route` only sees them once addressed. */
 const taken = new Set<number>();
 
-async function freeIndex(wanted: number | undefined): Promise<number> {
-  const { stdout: routes } = await execa('ip', ['-4', 'route']);
+const toInt = (ip: string) => ip.split('.').reduce((sum, part) => sum * 256 + Number(part), 0);
+
+/** Every IPv4 prefix routed or assigned here, so a wider route (10.0.0.0/8) counts too. */
+async function usedPrefixes(): Promise<Array<{ base: number; size: number }>> {
+  const { stdout: routes } = await execa('ip', ['-4', 'route', 'show', 'table', 'all']);
   const { stdout: addrs } = await execa('ip', ['-4', '-o', 'addr']);
-  const free = (n: number) => !taken.has(n) && !`${routes}\n${addrs}`.includes(`10.253.${n}.`);
+  return [...`${routes}\n${addrs}`.matchAll(/(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/g)].map((m) => {
+    const size = 2 ** (32 - Number(m[2] ?? 32));
+    return { base: Math.floor(toInt(m[1] as string) / size) * size, size };
+  });
+}
+
+async function freeIndex(wanted: number | undefined): Promise<number> {
+  const used = (await usedPrefixes()).filter((p) => p.size < 2 ** 32); // a /0 is a default route
+  const free = (n: number) => {
+    const base = toInt(`10.253.${n}.0`);
+    return !taken.has(n) && used.every((p) => p.base + p.size <= base || base + 4 <= p.base);
+  };
   if (wanted !== undefined) {
     if (!Number.isInteger(wanted) || wanted < 0 || wanted > 255)
       throw new Error(`remote host index ${wanted} is not in 0..255`);
@@ -114,6 +129,35 @@ function pidsIn(mnt: string, net: string): number[] {
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
     .filter((pid) => nsOf(pid, 'mnt') === mnt && nsOf(pid, 'net') === net);
+}
+
+/** The `*.libvirt-qemu` cgroup directories `pid` sits in (libvirt makes one per domain). */
+function domainCgroups(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const [, controllers, path] = line.match(/^\d+:([^:]*):(.*)$/) ?? [];
+        const dir = path?.match(/^(.*\/[^/]+\.libvirt-qemu)(\/|$)/)?.[1];
+        if (dir === undefined) return [];
+        const mounts = controllers ? [controllers.replace(/^name=/, '')] : ['unified', ''];
+        return mounts.map((mount) => join('/sys/fs/cgroup', mount, dir));
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Removes a cgroup directory tree bottom-up; rmdir refuses any cgroup that still has tasks. */
+function removeCgroup(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true }))
+    if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // busy or already gone
+  }
 }
 
 const killQuietly = (pid: number) => {
@@ -218,12 +262,15 @@ export async function startRemoteHost(
       }
       // Everything else of the namespace (QEMU, daemons, dropbear, sessions), by pid, never by name.
       const others = () => pidsIn(mnt as string, net as string).filter((p) => p !== pid);
+      // Domains' cgroups outlive a QEMU killed without its libvirtd: note them to remove after.
+      const cgroups = new Set(others().flatMap(domainCgroups));
       for (const p of others()) killQuietly(p);
       await untilTrue('remote host processes to exit', 10_000, () => {
         const left = others();
         for (const p of left) killQuietly(p);
         return left.length === 0;
       }).catch(() => undefined);
+      for (const cgroup of cgroups) removeCgroup(cgroup);
     }
     if (holder && !holderExited) {
       const exited = new Promise((resolve) => holder?.once('exit', resolve));
@@ -242,6 +289,12 @@ export async function startRemoteHost(
     for (const sub of ['lib', 'log', 'etc', 'cache', 'home/.ssh', 'libvirt-cache'])
       await mkdir(join(dir, sub), { recursive: true });
     await execa('cp', ['-a', '/etc/libvirt/.', join(dir, 'etc')]);
+    // QEMU in the holder's mount namespace (not a private one per domain), so teardown and
+    // qemuPids() find it by namespace even after its libvirtd is gone.
+    const qemuConf = join(dir, 'etc/qemu.conf');
+    const conf = existsSync(qemuConf) ? await readFile(qemuConf, 'utf8') : '';
+    const kept = conf.split('\n').filter((line) => !/^\s*namespaces\s*=/.test(line));
+    await writeFile(qemuConf, `${kept.join('\n')}\nnamespaces = []\n`, { mode: 0o600 });
     // Its own copy of the QEMU capabilities cache, so the runner's files are never rewritten.
     // Here the copy is often judged stale ("host cpuid changed") and the daemon re-probes (~8 s).
     await mkdir('/var/cache/libvirt', { recursive: true });
@@ -272,6 +325,9 @@ export async function startRemoteHost(
     });
     holder.once('exit', () => {
       holderExited = true;
+    });
+    holder.once('error', () => {
+      holderExited = true; // spawn failed; the wait below reports it
     });
     holder.unref();
     const pid = holder.pid;
@@ -368,7 +424,7 @@ export async function startRemoteHost(
       },
       signal,
     ).catch((error: Error) => {
-      throw new Error(`${error.message}: ${lastError}`);
+      throw signal?.aborted ? error : new Error(`${error.message}: ${lastError}`);
     });
 
     const daemonPid = async (file: string): Promise<number | undefined> => {
