@@ -241,6 +241,14 @@ export async function startRemoteHost(
 
   const teardown = async (): Promise<void> => {
     const pid = holder?.pid;
+    if (pid !== undefined && !holderExited && !mnt) {
+      // Failed before the namespaces were confirmed: take them only once they are not ours.
+      const [m, n] = [nsOf(pid, 'mnt'), nsOf(pid, 'net')];
+      if (m && n && m !== nsOf(process.pid, 'mnt') && n !== nsOf(process.pid, 'net')) {
+        mnt = m;
+        net = n;
+      }
+    }
     if (pid !== undefined && mnt && net) {
       const inside = (args: string[]) =>
         execa(
