@@ -1,0 +1,483 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { execa } from 'execa';
+
+/**
+ * A second "host" on this machine for multi-host tests: its own network and mount namespaces
+ * (the PID namespace is shared), its own libvirtd, virtlogd and dropbear, reached from the runner
+ * over a veth pair at `address`.
+ */
+export interface RemoteHost {
+  readonly name: string;
+  /** The namespace's end of the veth: 10.253.N.2. */
+  readonly address: string;
+  /** qemu+libssh URI the runner's libvirt client uses to reach the namespaced libvirtd. */
+  readonly libvirtUri: string;
+  readonly keyFile: string;
+  readonly knownHosts: string;
+  /** Temp directory holding the namespace's libvirt, log, cache and home directories. */
+  readonly dir: string;
+  /** The runner's end of the veth pair. */
+  readonly link: string;
+  /** Pid of the process that holds the namespaces open. */
+  readonly holderPid: number;
+  /** Runs a command inside the host's namespaces (nsenter -t P -m -n). */
+  exec(
+    args: readonly string[],
+    options?: { reject?: boolean },
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** virsh against the namespaced daemon, run inside the namespace over its local socket. */
+  virsh(args: readonly string[]): Promise<string>;
+  /** Kills the namespaced libvirtd (SIGKILL, by pid) — for "host died mid-run" tests. */
+  killLibvirtd(): Promise<void>;
+  /** Pids of QEMU processes started by the namespaced libvirtd (same mount namespace). */
+  qemuPids(): Promise<number[]>;
+  /** Tears everything down. Idempotent; never throws for an already-gone part. */
+  stop(): Promise<void>;
+}
+
+const TOOLS = [
+  'unshare',
+  'nsenter',
+  'ip',
+  'dropbear',
+  'dropbearkey',
+  'ssh-keygen',
+  'libvirtd',
+  'virtlogd',
+  'virsh',
+  'cp',
+];
+
+const onPath = (tool: string) =>
+  (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(delimiter)
+    .concat(['/usr/sbin', '/sbin'])
+    .some((dir) => {
+      try {
+        accessSync(join(dir, tool), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+
+/** True when this machine can run one (root, unshare, dropbear, libvirtd binaries). */
+export function canStartRemoteHost(): boolean {
+  return process.platform === 'linux' && process.getuid?.() === 0 && TOOLS.every(onPath);
+}
+
+/** Indexes taken by hosts of this process: `ip -4 route` only sees them once addressed. */
+const taken = new Set<number>();
+
+const toInt = (ip: string) => ip.split('.').reduce((sum, part) => sum * 256 + Number(part), 0);
+
+/** Every IPv4 prefix routed or assigned here, so a wider route (10.0.0.0/8) counts too. */
+async function usedPrefixes(): Promise<Array<{ base: number; size: number }>> {
+  const { stdout: routes } = await execa('ip', ['-4', 'route', 'show', 'table', 'all']);
+  const { stdout: addrs } = await execa('ip', ['-4', '-o', 'addr']);
+  return [...`${routes}\n${addrs}`.matchAll(/(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/g)].map((m) => {
+    const size = 2 ** (32 - Number(m[2] ?? 32));
+    return { base: Math.floor(toInt(m[1] as string) / size) * size, size };
+  });
+}
+
+async function freeIndex(wanted: number | undefined): Promise<number> {
+  const used = (await usedPrefixes()).filter((p) => p.size < 2 ** 32); // a /0 is a default route
+  const free = (n: number) => {
+    const base = toInt(`10.253.${n}.0`);
+    return !taken.has(n) && used.every((p) => p.base + p.size <= base || base + 4 <= p.base);
+  };
+  if (wanted !== undefined) {
+    if (!Number.isInteger(wanted) || wanted < 0 || wanted > 255)
+      throw new Error(`remote host index ${wanted} is not in 0..255`);
+    if (!free(wanted)) throw new Error(`10.253.${wanted}.0/30 is already in use on this machine`);
+    return wanted;
+  }
+  for (let tries = 0; tries < 64; tries++) {
+    const n = randomBytes(1)[0] as number;
+    if (free(n)) return n;
+  }
+  throw new Error('no free 10.253.N.0/30 found for a remote host');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const nsOf = (pid: number, kind: 'mnt' | 'net'): string | undefined => {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/${kind}`);
+  } catch {
+    return undefined; // gone, or a zombie
+  }
+};
+
+/** Pids in both namespaces; both must match so a recycled namespace id cannot pick a stranger. */
+function pidsIn(mnt: string, net: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => nsOf(pid, 'mnt') === mnt && nsOf(pid, 'net') === net);
+}
+
+/** The `*.libvirt-qemu` cgroup directories `pid` sits in (libvirt makes one per domain). */
+function domainCgroups(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const [, controllers, path] = line.match(/^\d+:([^:]*):(.*)$/) ?? [];
+        const dir = path?.match(/^(.*\/[^/]+\.libvirt-qemu)(\/|$)/)?.[1];
+        if (dir === undefined) return [];
+        const mounts = controllers ? [controllers.replace(/^name=/, '')] : ['unified', ''];
+        return mounts.map((mount) => join('/sys/fs/cgroup', mount, dir));
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Removes a cgroup directory tree bottom-up; rmdir refuses any cgroup that still has tasks. */
+function removeCgroup(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true }))
+    if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // busy or already gone
+  }
+}
+
+const killQuietly = (pid: number) => {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+};
+
+async function untilTrue(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean> | boolean,
+  signal?: AbortSignal,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    signal?.throwIfAborted();
+    if (await probe()) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const holderScript = (dir: string) => `set -e
+exec >"${dir}/holder.log" 2>&1
+mount -t tmpfs tmpfs /run
+mkdir -p /run/libvirt /run/lock
+mount --bind "${dir}/lib" /var/lib/libvirt
+mount --bind "${dir}/log" /var/log/libvirt
+mount --bind "${dir}/etc" /etc/libvirt
+mount --bind "${dir}/cache" /var/cache/testbed
+mount --bind "${dir}/home" /root
+mount --bind "${dir}/libvirt-cache" /var/cache/libvirt
+ip link set lo up
+virtlogd -d
+libvirtd -d
+echo ready > "${dir}/ready"
+exec sleep infinity
+`;
+
+/** Starts a remote host; on any failure removes what it created, then rethrows. */
+export async function startRemoteHost(
+  options: { name?: string; index?: number; signal?: AbortSignal } = {},
+): Promise<RemoteHost> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  if (!canStartRemoteHost())
+    throw new Error('a remote host needs root, unshare, nsenter, ip, dropbear and libvirtd');
+  const name = options.name ?? 'host2';
+  const index = await freeIndex(options.index);
+  taken.add(index);
+  const tag = randomBytes(2).toString('hex');
+  const link = `tbh${tag}a`;
+  const peer = `tbh${tag}b`;
+  const gateway = `10.253.${index}.1`;
+  const address = `10.253.${index}.2`;
+
+  let dir: string | undefined;
+  let holder: ReturnType<typeof spawn> | undefined;
+  let holderExited = false;
+  let mnt: string | undefined;
+  let net: string | undefined;
+  let linkAdded = false;
+
+  // Safety net if the test process exits without stop(): killing every process of the namespaces
+  // drops their mounts and the veth with them.
+  const onExit = () => {
+    if (mnt && net) for (const p of pidsIn(mnt, net)) killQuietly(p);
+    if (holder?.pid !== undefined && !holderExited) killQuietly(holder.pid);
+    try {
+      execFileSync('ip', ['link', 'del', link], { stdio: 'ignore' });
+    } catch {
+      // already gone with its namespace
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  const teardown = async (): Promise<void> => {
+    const pid = holder?.pid;
+    if (pid !== undefined && !holderExited && !mnt) {
+      // Failed before the namespaces were confirmed: take them only once they are not ours.
+      const [m, n] = [nsOf(pid, 'mnt'), nsOf(pid, 'net')];
+      if (m && n && m !== nsOf(process.pid, 'mnt') && n !== nsOf(process.pid, 'net')) {
+        mnt = m;
+        net = n;
+      }
+    }
+    if (pid !== undefined && mnt && net) {
+      const inside = (args: string[]) =>
+        execa(
+          'nsenter',
+          ['-t', String(pid), '-m', '-n', 'virsh', '-q', '-c', 'qemu:///system', ...args],
+          {
+            reject: false,
+            timeout: 10_000,
+            stdin: 'ignore',
+          },
+        );
+      // Graceful first so libvirt's own cleanup (cgroups, tap devices) runs; only if it answers.
+      if (!holderExited && (await inside(['version'])).exitCode === 0) {
+        const domains = (await inside(['list', '--all', '--name'])).stdout;
+        for (const domain of domains.split('\n').filter(Boolean)) await inside(['destroy', domain]);
+        const networks = (await inside(['net-list', '--all', '--name'])).stdout;
+        for (const network of networks.split('\n').filter(Boolean))
+          await inside(['net-destroy', network]);
+      }
+      // Everything else of the namespace (QEMU, daemons, dropbear, sessions), by pid, never by name.
+      const others = () => pidsIn(mnt as string, net as string).filter((p) => p !== pid);
+      // Domains' cgroups outlive a QEMU killed without its libvirtd: note them to remove after.
+      const cgroups = new Set(others().flatMap(domainCgroups));
+      for (const p of others()) killQuietly(p);
+      await untilTrue('remote host processes to exit', 10_000, () => {
+        const left = others();
+        for (const p of left) killQuietly(p);
+        return left.length === 0;
+      }).catch(() => undefined);
+      for (const cgroup of cgroups) removeCgroup(cgroup);
+    }
+    if (holder && !holderExited) {
+      const exited = new Promise((resolve) => holder?.once('exit', resolve));
+      holder.kill('SIGKILL');
+      await Promise.race([exited, sleep(5_000)]);
+    }
+    if (linkAdded || existsSync(`/sys/class/net/${link}`))
+      await execa('ip', ['link', 'del', link], { reject: false });
+    if (dir) await rm(dir, { recursive: true, force: true });
+    taken.delete(index);
+    process.off('exit', onExit);
+  };
+
+  try {
+    dir = await mkdtemp('/tmp/tb-rhost-');
+    for (const sub of ['lib', 'log', 'etc', 'cache', 'home/.ssh', 'libvirt-cache'])
+      await mkdir(join(dir, sub), { recursive: true });
+    await execa('cp', ['-a', '/etc/libvirt/.', join(dir, 'etc')]);
+    // QEMU in the holder's mount namespace (not a private one per domain), so teardown and
+    // qemuPids() find it by namespace even after its libvirtd is gone.
+    const qemuConf = join(dir, 'etc/qemu.conf');
+    const conf = existsSync(qemuConf) ? await readFile(qemuConf, 'utf8') : '';
+    const kept = conf.split('\n').filter((line) => !/^\s*namespaces\s*=/.test(line));
+    await writeFile(qemuConf, `${kept.join('\n')}\nnamespaces = []\n`, { mode: 0o600 });
+    // Its own copy of the QEMU capabilities cache, so the runner's files are never rewritten.
+    // Here the copy is often judged stale ("host cpuid changed") and the daemon re-probes (~8 s).
+    await mkdir('/var/cache/libvirt', { recursive: true });
+    await execa('cp', ['-a', '/var/cache/libvirt/.', join(dir, 'libvirt-cache')]);
+    const keyFile = join(dir, 'client_key');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', keyFile]);
+    await copyFile(`${keyFile}.pub`, join(dir, 'home/.ssh/authorized_keys'));
+    await chmod(join(dir, 'home'), 0o700);
+    await chmod(join(dir, 'home/.ssh'), 0o700);
+    await chmod(join(dir, 'home/.ssh/authorized_keys'), 0o600);
+    const hostKey = join(dir, 'hostkey');
+    await execa('dropbearkey', ['-t', 'ed25519', '-f', hostKey]);
+    const { stdout: pub } = await execa('dropbearkey', ['-y', '-f', hostKey]);
+    const keyLine = pub.split('\n').find((line) => line.startsWith('ssh-ed25519 '));
+    if (!keyLine) throw new Error(`dropbearkey -y printed no ed25519 key:\n${pub}`);
+    const knownHosts = join(dir, 'known_hosts');
+    const [type, base64] = keyLine.split(' ');
+    await writeFile(knownHosts, `${address} ${type} ${base64}\n`);
+    // The bind target must exist on the shared root filesystem; it is the project's cache dir.
+    await mkdir('/var/cache/testbed', { recursive: true });
+    const script = join(dir, 'host.sh');
+    await writeFile(script, holderScript(dir));
+
+    // unshare execs sh, which execs sleep: the spawned pid is the holder for its whole life.
+    holder = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'sh', script], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    holder.once('exit', () => {
+      holderExited = true;
+    });
+    holder.once('error', () => {
+      holderExited = true; // spawn failed; the wait below reports it
+    });
+    holder.unref();
+    const pid = holder.pid;
+    if (pid === undefined) throw new Error('could not spawn unshare');
+    const readyFile = join(dir, 'ready');
+    const log = () => {
+      try {
+        return readFileSync(join(dir as string, 'holder.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    await untilTrue(
+      'the remote host namespace',
+      15_000,
+      () => {
+        if (holderExited) throw new Error(`remote host holder exited:\n${log()}`);
+        return existsSync(readyFile);
+      },
+      signal,
+    );
+    mnt = nsOf(pid, 'mnt');
+    net = nsOf(pid, 'net');
+    if (!mnt || !net || mnt === nsOf(process.pid, 'mnt') || net === nsOf(process.pid, 'net'))
+      throw new Error('remote host holder is not in its own namespaces');
+
+    await execa('ip', ['link', 'add', link, 'type', 'veth', 'peer', 'name', peer]);
+    linkAdded = true;
+    await execa('ip', ['link', 'set', peer, 'netns', String(pid)]);
+    await execa('ip', ['addr', 'add', `${gateway}/30`, 'dev', link]);
+    await execa('ip', ['link', 'set', link, 'up']);
+    await execa('nsenter', [
+      '-t',
+      String(pid),
+      '-n',
+      'ip',
+      'addr',
+      'add',
+      `${address}/30`,
+      'dev',
+      peer,
+    ]);
+    await execa('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'set', peer, 'up']);
+
+    const exec: RemoteHost['exec'] = async (args, execOptions = {}) => {
+      const result = await execa('nsenter', ['-t', String(pid), '-m', '-n', ...args], {
+        reject: execOptions.reject ?? true,
+        stdin: 'ignore',
+      });
+      return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode ?? -1 };
+    };
+    const virsh: RemoteHost['virsh'] = async (args) =>
+      (await exec(['virsh', '-c', 'qemu:///system', ...args])).stdout;
+
+    // 30 s, not 15: a capabilities re-probe alone takes ~8 s on this 2-core runner.
+    await untilTrue(
+      'libvirtd in the remote host',
+      30_000,
+      async () => {
+        if (holderExited) throw new Error(`remote host holder exited:\n${log()}`);
+        return (
+          (await exec(['virsh', '-c', 'qemu:///system', 'version'], { reject: false })).exitCode ===
+          0
+        );
+      },
+      signal,
+    );
+
+    await exec([
+      'dropbear',
+      '-p',
+      `${address}:22`,
+      '-r',
+      hostKey,
+      '-P',
+      join(dir, 'dropbear.pid'),
+      '-s',
+    ]);
+    const libvirtUri =
+      `qemu+libssh://root@${address}/system?keyfile=${keyFile}` +
+      `&known_hosts=${knownHosts}&sshauth=privkey`;
+    let lastError = '';
+    await untilTrue(
+      'the remote host over SSH',
+      15_000,
+      async () => {
+        const result = await execa('virsh', ['-c', libvirtUri, 'version'], {
+          reject: false,
+          timeout: 10_000,
+          stdin: 'ignore',
+        });
+        lastError = result.stderr;
+        return result.exitCode === 0;
+      },
+      signal,
+    ).catch((error: Error) => {
+      throw signal?.aborted ? error : new Error(`${error.message}: ${lastError}`);
+    });
+
+    const daemonPid = async (file: string): Promise<number | undefined> => {
+      const { stdout, exitCode } = await exec(['cat', file], { reject: false });
+      const found = Number.parseInt(stdout.trim(), 10);
+      // Only a pid that really is in this host's namespaces: the PID namespace is the runner's.
+      return exitCode === 0 && Number.isInteger(found) && nsOf(found, 'mnt') === mnt
+        ? found
+        : undefined;
+    };
+
+    let stopping: Promise<void> | undefined;
+    return {
+      name,
+      address,
+      libvirtUri,
+      keyFile,
+      knownHosts,
+      dir,
+      link,
+      holderPid: pid,
+      exec,
+      virsh,
+      async killLibvirtd() {
+        const found = await daemonPid('/run/libvirtd.pid');
+        if (found === undefined) return;
+        killQuietly(found);
+        await untilTrue('the remote libvirtd to die', 5_000, () => nsOf(found, 'mnt') !== mnt);
+      },
+      async qemuPids() {
+        return pidsIn(mnt as string, net as string).filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('qemu');
+          } catch {
+            return false;
+          }
+        });
+      },
+      stop() {
+        stopping ??= teardown();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
