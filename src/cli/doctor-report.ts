@@ -70,9 +70,7 @@ function acceleratorOf(
 
 /** The host a provider provisions on: a configured host's name, the part of its id after `@`, or `local`. */
 function hostOf(provider: VmBackendProvider): { name: string; uri?: string } {
-  if (provider instanceof PendingHostProvider) {
-    return { name: provider.entry.name, uri: provider.entry.uri };
-  }
+  if (provider.host) return { name: provider.host.name, uri: provider.host.uri };
   const at = provider.id.indexOf('@');
   return { name: at === -1 ? 'local' : provider.id.slice(at + 1) };
 }

@@ -40,6 +40,11 @@ export class PendingHostProvider implements VmBackendProvider {
     return this.#options.entry;
   }
 
+  /** The configured host: the entry's name and URI. */
+  get host(): { name: string; uri: string } {
+    return { name: this.#options.entry.name, uri: this.#options.entry.uri };
+  }
+
   /** Always false: the connection this entry needs is not built. */
   async isAvailable(): Promise<boolean> {
     return false;

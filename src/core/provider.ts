@@ -411,6 +411,8 @@ export interface VmBackendProvider {
   readonly name: string;
   /** How to make this backend usable on a host where it is not (install what, start what, set which variable). */
   readonly setupHint: string;
+  /** The configured host it provisions on (a `TESTBED_HOSTS` entry); absent for this machine's own engines. */
+  readonly host?: { readonly name: string; readonly uri: string } | undefined;
   /** Fast availability check with no connection; false when the backend does not apply here; never throws. */
   isAvailable(signal?: AbortSignal): Promise<boolean>;
   /** Why `isAvailable()` says false (what was looked for and not found), undefined when available; fast, never throws. */

@@ -10,8 +10,8 @@ function testbed(args: string[], env: Record<string, string>) {
   return execa(process.execPath, [bin, ...args], { reject: false, env, timeout: 120_000 });
 }
 
-// Hosts that testbed cannot drive yet are never contacted: loopback addresses keep it that way
-// should that ever change by mistake.
+// A libvirt host over SSH where nothing listens (loopback: no traffic leaves this machine), and
+// a Docker engine testbed cannot drive beside the local one yet, which is never contacted.
 const HOSTS = [
   'libvirt:qemu:///system',
   'host2=libvirt:qemu+ssh://ci@127.0.0.1:2222/system',
@@ -25,7 +25,7 @@ describe('testbed doctor with TESTBED_HOSTS (real libvirtd and Docker engine)', 
     }
   });
 
-  it('lists each host with its providers and capacity; a host not drivable yet says why, without delaying the others', async () => {
+  it('lists each host with its providers and capacity; an unreachable host and one not drivable yet say why, without delaying the others', async () => {
     const started = Date.now();
     const result = await testbed(['doctor', '--json'], {
       TESTBED_LIBVIRT_URI: 'qemu:///system',
@@ -47,10 +47,15 @@ describe('testbed doctor with TESTBED_HOSTS (real libvirtd and Docker engine)', 
       expect(capacity?.total.memoryMiB, id).toBeGreaterThan(0);
       expect(capacity?.total.vcpus, id).toBeGreaterThan(0);
     }
+    // Unreachable: named with the URI, why (nothing listens) and the fix, within the timeout.
     expect(byId.get('libvirt@host2')).toMatchObject({
-      available: false,
-      reason: expect.stringMatching(/^remote libvirt is not built yet/),
+      available: true,
+      health: { healthy: false },
     });
+    expect(byId.get('libvirt@host2')?.health?.warnings?.[0]).toMatch(
+      /^Host libvirt@host2 \(qemu\+ssh:\/\/ci@127\.0\.0\.1:2222\/system\) cannot be reached: .*Connection refused.* Fix: Check that libvirtd runs on that host/,
+    );
+    expect(byId.get('libvirt@host2')?.durationMs).toBeLessThan(5_000);
     expect(byId.get('docker@host2')?.reason).toMatch(/needs a client of its own/);
     expect(report.selected).toBe('docker');
     // Pending hosts answer at once: discovery takes what the local providers take.

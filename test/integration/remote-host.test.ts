@@ -63,14 +63,16 @@ describe('remote host: a second libvirtd behind SSH in its own namespaces', () =
     await host?.stop();
   });
 
-  it('is reachable from the runner over qemu+libssh', async () => {
+  it('is reachable from the runner over qemu+ssh, without writing ~/.ssh', async () => {
     const h = host as RemoteHost;
     expect(h.address).toMatch(/^10\.253\.\d{1,3}\.2$/);
-    expect(h.libvirtUri).toContain(`qemu+libssh://root@${h.address}/system?`);
+    expect(h.libvirtUri).toContain(`qemu+ssh://root@${h.address}/system?`);
     expect(readFileSync(h.knownHosts, 'utf8')).toMatch(new RegExp(`^${h.address} ssh-ed25519 `));
     const listed = await virsh(h.libvirtUri, ['list', '--all', '--name']);
     expect(listed.exitCode, listed.stderr).toBe(0);
     expect(listed.stdout.trim()).toBe('');
+    const known = '/root/.ssh/known_hosts';
+    expect(existsSync(known) ? readFileSync(known, 'utf8') : '').not.toContain(h.address);
   });
 
   it('has its own files', async () => {

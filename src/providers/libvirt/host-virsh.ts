@@ -30,7 +30,9 @@ export class HostVirsh extends Virsh {
     try {
       result = await super.call(args, options);
     } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+      // The base class wraps an unreachable daemon's CommandFailedError: its stderr says why.
+      const failed = error instanceof ProviderUnavailableError ? error.cause : error;
+      const stderr = String((failed as { stderr?: unknown } | undefined)?.stderr ?? '');
       if (error instanceof ProviderUnavailableError || CONNECTION_LOST.test(stderr)) {
         throw this.#unreachable(stderr || (error as Error).message, error);
       }
@@ -44,7 +46,12 @@ export class HostVirsh extends Virsh {
   }
 
   #unreachable(stderr: string, cause?: unknown): HostUnreachableError {
-    const reason = stderr.trim().split('\n').slice(-1)[0] || 'virsh could not connect';
+    // virsh says "failed to connect to the hypervisor" first and why on the last line.
+    const lines = stderr
+      .split('\n')
+      .map((line) => line.replace(/^error:\s*/, '').trim())
+      .filter(Boolean);
+    const reason = lines.at(-1) ?? 'virsh could not connect';
     return new HostUnreachableError(this.providerId, this.uri, reason, {
       cause,
       fix: `Check that libvirtd runs on that host and that \`virsh -c '${this.uri}' version\` works from here; or drop ${this.providerId} from TESTBED_HOSTS.`,

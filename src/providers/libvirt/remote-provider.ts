@@ -66,6 +66,7 @@ export class RemoteLibvirtProvider implements VmBackendProvider {
   readonly id: string;
   readonly name: string;
   readonly setupHint: string;
+  readonly host: { readonly name: string; readonly uri: string };
   readonly #entry: HostEntry;
   readonly #config: TestbedConfig;
   readonly #run: RunCommand;
@@ -78,6 +79,7 @@ export class RemoteLibvirtProvider implements VmBackendProvider {
 
   constructor(options: RemoteLibvirtProviderOptions) {
     this.#entry = options.entry;
+    this.host = { name: options.entry.name, uri: options.entry.uri };
     this.id = options.entry.providerId;
     this.name = `libvirt / QEMU on ${options.entry.name}`;
     this.setupHint = `Check that \`virsh -c '${options.entry.uri}' version\` works from here (SSH key, libvirtd running on ${options.entry.name}), or drop ${this.id} from TESTBED_HOSTS.`;
@@ -131,12 +133,15 @@ export class RemoteLibvirtProvider implements VmBackendProvider {
         signal,
       );
     } catch (error) {
+      // The host's own error already names it and says what to do; anything else gets the hint.
+      const warning =
+        error instanceof HostUnreachableError
+          ? error.message.replace('\n  Fix: ', ' Fix: ')
+          : `${this.id} at ${this.#entry.uri} did not answer: ${(error as Error).message.split('\n')[0]}. ${this.setupHint}`;
       return {
         healthy: false,
         resources: { vmsAvailable: 0, vmsRunning: 0 },
-        warnings: [
-          `${this.id} at ${this.#entry.uri} did not answer: ${(error as Error).message.split('\n')[0]}. ${this.setupHint}`,
-        ],
+        warnings: [warning],
       };
     }
   }

@@ -372,21 +372,25 @@ export class RemoteLibvirtProvisioner implements VmProvisioner, MachineLifecycle
     return Promise.reject(this.#noLayers('snapshot()'));
   }
 
-  /** Stops the domain, closes its tunnels, deletes its volumes; the local copy of its console goes unless kept. */
+  /**
+   * Stops the domain, closes its tunnels, deletes its volumes; the local copy of its console goes
+   * unless kept. The local files go even when the host does not answer: what is left there is
+   * found by its run's name and removed by the watchdog, `testbed gc` or the next run's sweep.
+   */
   async destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void> {
     const parts = this.#parts.get(machine.name);
     this.#parts.delete(machine.name);
     await Promise.all((parts?.forwards ?? []).map((f) => f.close()));
-    await teardownDomain(this.options.virsh, machine.name);
-    await this.#removeVolumes(
-      parts?.volumes ??
-        ['serial.log', 'disk-0.qcow2', 'seed.iso'].map((s) => `${machine.name}-${s}`),
-    );
-    if (keepArtifacts) {
-      await parts?.mirror.sync();
-      return;
+    try {
+      await teardownDomain(this.options.virsh, machine.name);
+      await this.#removeVolumes(
+        parts?.volumes ??
+          ['serial.log', 'disk-0.qcow2', 'seed.iso'].map((s) => `${machine.name}-${s}`),
+      );
+      if (keepArtifacts) await parts?.mirror.sync();
+    } finally {
+      if (!keepArtifacts) await rm(machine.state.dir, { recursive: true, force: true });
     }
-    await rm(machine.state.dir, { recursive: true, force: true });
   }
 
   #machine(state: LibvirtMachineState, parts: RemoteParts): LibvirtMachine {

@@ -23,7 +23,7 @@ export interface RemoteHost {
   readonly name: string;
   /** The namespace's end of the veth: 10.253.N.2. */
   readonly address: string;
-  /** qemu+libssh URI the runner's libvirt client uses to reach the namespaced libvirtd. */
+  /** qemu+ssh URI the runner's libvirt client (and testbed's tunnel) use to reach the namespaced libvirtd. */
   readonly libvirtUri: string;
   readonly keyFile: string;
   readonly knownHosts: string;
@@ -414,9 +414,18 @@ export async function startRemoteHost(
       join(dir, 'dropbear.pid'),
       '-s',
     ]);
+    // qemu+ssh runs OpenSSH's client, which has no known_hosts parameter: a wrapper names the
+    // file, so the runner's ~/.ssh is never written. (Debian 12's virsh segfaults at exit about
+    // one call in three over qemu+libssh.) known_hosts= is testbed's own tunnel's parameter.
+    const sshCommand = join(dir, 'ssh');
+    await writeFile(
+      sshCommand,
+      `#!/bin/sh\nexec ssh -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes "$@"\n`,
+      { mode: 0o755 },
+    );
     const libvirtUri =
-      `qemu+libssh://root@${address}/system?keyfile=${keyFile}` +
-      `&known_hosts=${knownHosts}&sshauth=privkey`;
+      `qemu+ssh://root@${address}/system?keyfile=${keyFile}` +
+      `&known_hosts=${knownHosts}&command=${sshCommand}`;
     let lastError = '';
     await untilTrue(
       'the remote host over SSH',
