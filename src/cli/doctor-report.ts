@@ -1,6 +1,5 @@
 import type { CapabilityInput } from '../core/capabilities.js';
 import { formatCapability } from '../core/capabilities.js';
-import { PendingHostProvider } from '../core/pending-host-provider.js';
 import type { ProviderCapacity, ProviderHealth, VmBackendProvider } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import type { AccessCheck } from './host-access.js';
