@@ -206,13 +206,21 @@ export class MachineSource {
     const { signal } = options;
     const template = templateSpec(spec, [this.registry.get(providerId), this.snapshot.run.runId]);
     const label = `${providerId} ${typeof spec.image === 'string' ? spec.image : 'default image'}`;
+    // Counted before waiting for the template: tests starting meanwhile must see this machine.
+    const release = this.placement.place(providerId, demandOf(spec));
     const { snapshot, created } = this.templates.templates.get(template.key, label, () =>
       this.#makeTemplate(providerId, template.spec),
     );
-    const saved = await untilAborted(snapshot, signal, `Waiting for the warm template ${label}`);
+    const saved = await untilAborted(
+      snapshot,
+      signal,
+      `Waiting for the warm template ${label}`,
+    ).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     const started = Date.now();
     const bound = spec.timeoutMs ?? this.snapshot.timeoutMs;
-    const release = this.placement.place(providerId, demandOf(spec));
     const restored = await saved
       .restore({
         ...(spec.name !== undefined ? { name: spec.name } : {}),

@@ -203,11 +203,15 @@ function machineTest<const Needs extends readonly CapabilityInput[]>(
       const store = scope === 'file' ? testbedFile : testbedWorker;
       const budget = provisionBudget(task.timeout, 'Vitest');
       // A shared machine outlives this test, so this test's signal must not abort its creation.
+      // Chosen again now, with no wait before the provision counts it: tests starting at once
+      // all selected before any of them placed a machine, and would all pick the same host.
+      const now = scope === 'test' ? s.select(needs) : undefined;
+      const providerId = now && 'providerId' in now ? now.providerId : testbedNeeds;
       const slot =
         scope === 'test'
           ? await provisionTestSlot(
               s,
-              testbedNeeds,
+              providerId,
               task,
               budget ? AbortSignal.any([signal, budget]) : signal,
             )

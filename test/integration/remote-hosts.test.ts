@@ -1,0 +1,318 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DoctorReport } from '../../src/cli/doctor-report.js';
+import { loadConfig } from '../../src/core/config.js';
+import { HostStorageError, HostUnreachableError } from '../../src/core/errors.js';
+import { hostListSchema } from '../../src/core/hosts.js';
+import { descendants, isRunning } from '../../src/core/process-table.js';
+import type { Machine, VmBackendProvider, VmProvisioner } from '../../src/core/provider.js';
+import { createRunContext } from '../../src/core/run-context.js';
+import { MachineSource } from '../../src/harness/machine-source.js';
+import type { LibvirtMachine } from '../../src/providers/libvirt/libvirt-machine.js';
+import { VmBackendRegistry } from '../../src/registry.js';
+import { runVitest } from '../fixtures/run-vitest.js';
+import { startVitest } from './support/child-vitest.js';
+import { canStartRemoteHost, type RemoteHost, startRemoteHost } from './support/remote-host.js';
+import { runLeftovers } from './support/run-leftovers.js';
+import { until } from './support/until.js';
+
+const repo = resolve(import.meta.dirname, '../..');
+const fixture = resolve(repo, 'test/fixtures/vitest-hosts');
+const bin = fileURLToPath(new URL('../../bin/testbed.js', import.meta.url));
+const POOL_DIR = '/var/lib/libvirt/images/testbed';
+const { stateDir } = loadConfig();
+
+let host: RemoteHost | undefined;
+
+function remote(): RemoteHost {
+  if (!host) throw new Error('the remote host did not start (see beforeAll)');
+  return host;
+}
+
+function hostsVariable(h: RemoteHost): string {
+  return `host2=libvirt:${h.libvirtUri}`;
+}
+
+function registryWith(entries: string[]): VmBackendRegistry {
+  return VmBackendRegistry.withDefaults({ hosts: hostListSchema.parse(entries) });
+}
+
+async function lines(h: RemoteHost, args: string[]): Promise<string[]> {
+  const { stdout } = await h.exec(['virsh', '-q', ...args], { reject: false });
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
+}
+
+/** Everything of `runId` on the remote host: domains, networks, volumes of its pool, QEMU processes. */
+async function remoteLeftovers(h: RemoteHost, runId: string): Promise<string[]> {
+  const [domains, networks, volumes] = await Promise.all([
+    lines(h, ['list', '--all', '--name']),
+    lines(h, ['net-list', '--all', '--name']),
+    lines(h, ['vol-list', 'testbed']),
+  ]);
+  return [
+    ...domains.map((d) => `domain ${d}`),
+    ...networks.map((n) => `network ${n}`),
+    ...volumes.map((v) => `volume ${v}`),
+  ].filter((entry) => entry.includes(runId));
+}
+
+beforeAll(async () => {
+  if (!canStartRemoteHost()) {
+    throw new Error(
+      'These tests need root, unshare, nsenter, dropbear and libvirtd (sh scripts/setup-host.sh).',
+    );
+  }
+  if (!existsSync(join(repo, 'dist/cli/main.js'))) {
+    throw new Error('bin/testbed.js and the fixture run dist/: run `npm run build` first.');
+  }
+  host = await startRemoteHost({ name: 'host2' });
+});
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+describe('a remote libvirt host (its own libvirtd and files, reached over SSH)', () => {
+  let provider: VmBackendProvider;
+  let provisioner: VmProvisioner;
+  const run = createRunContext();
+  const machines: Machine[] = [];
+
+  beforeAll(async () => {
+    provider = registryWith([hostsVariable(remote())]).get('libvirt@host2') as VmBackendProvider;
+    provisioner = await provider.createProvisioner({ run });
+  });
+
+  afterAll(async () => {
+    for (const machine of machines.reverse()) await machine.destroy().catch(() => {});
+    await provider.removeRun?.(run.runId);
+  });
+
+  it('boots a VM from volumes uploaded once, with its ports and console on this side; destroy leaves nothing on either', async () => {
+    const h = remote();
+    const first = (await provisioner.provision({
+      ports: [8080],
+      hostname: 'far',
+    })) as LibvirtMachine;
+    machines.push(first);
+    expect(first.providerId).toBe('libvirt@host2');
+    expect(first.ssh.host).toBe('127.0.0.1');
+    expect((await first.exec('hostname')).stdout.trim()).toBe('far');
+    await first.exec(
+      'mkdir -p /www && echo "hello from far" > /www/index.html && httpd -p 8080 -h /www',
+    );
+    const response = await fetch(first.url(8080, '/index.html') ?? '');
+    expect(await response.text()).toBe('hello from far\n');
+    expect(first.endpoint(8080).host).toBe('127.0.0.1');
+    expect(await first.console.read()).toMatch(/testbed-ready far/);
+
+    // Its disk is a volume on the host, at a path that does not exist here: nothing was local.
+    const xml = await h.virsh(['dumpxml', first.name]);
+    const disk = /<source file='([^']+disk-0\.qcow2)'/.exec(xml)?.[1] ?? '';
+    expect(disk).toBe(`${POOL_DIR}/${first.name}-disk-0.qcow2`);
+    expect(existsSync(disk)).toBe(false);
+    expect(xml).toContain(`${POOL_DIR}/kernel-`);
+    const dir = first.state.dir;
+    expect(readdirSync(dir).filter((f) => /\.(qcow2|iso|img)$/.test(f))).toEqual([]);
+    const volumes = await lines(h, ['vol-list', 'testbed']);
+    for (const part of ['disk-0.qcow2', 'seed.iso', 'serial.log']) {
+      expect(volumes).toContain(`${first.name}-${part}`);
+    }
+    const bases = volumes.filter((v) => /^(base|kernel|initrd)-/.test(v)).sort();
+    expect(bases.filter((v) => v.endsWith('.ready'))).toHaveLength(3);
+
+    // A second machine of the same image uploads nothing more; crash and start keep its tunnels.
+    const second = (await provisioner.provision({})) as LibvirtMachine;
+    machines.push(second);
+    const after = await lines(h, ['vol-list', 'testbed']);
+    expect(after.filter((v) => /^(base|kernel|initrd)-/.test(v)).sort()).toEqual(bases);
+    await second.exec('echo kept > /root/file && sync');
+    await second.crash();
+    await second.start();
+    expect((await second.exec('cat /root/file')).stdout.trim()).toBe('kept');
+
+    await second.destroy();
+    await first.destroy();
+    expect(await remoteLeftovers(h, run.runId)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+    expect(await provider.listResources?.()).toEqual([]);
+  });
+
+  it('refuses a pool it may not write with a coded error naming the host and the fix, leaving nothing', async () => {
+    const h = remote();
+    await h.exec([
+      'sh',
+      '-c',
+      `mount --bind ${POOL_DIR} ${POOL_DIR} && mount -o remount,bind,ro ${POOL_DIR}`,
+    ]);
+    try {
+      const error = await provisioner.provision({}).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HostStorageError);
+      expect((error as HostStorageError).code).toBe('TESTBED_HOST_STORAGE_DENIED');
+      expect((error as Error).message).toMatch(
+        /^Host libvirt@host2 does not let testbed use storage pool 'testbed': .*read-only file system/is,
+      );
+      expect((error as Error).message).toContain('Fix: Let libvirtd on that host write');
+    } finally {
+      await h.exec(['umount', POOL_DIR]);
+    }
+    expect(await remoteLeftovers(h, run.runId)).toEqual([]);
+    // The run's own directory stays until the run ends; no machine's files are in it.
+    const runDir = join(stateDir, run.runId);
+    const inRunDir = existsSync(runDir) ? readdirSync(runDir) : [];
+    expect(inRunDir.filter((f) => f.startsWith('testbed-'))).toEqual([]);
+  });
+
+  it('names an unreachable host and the fix, within the discovery timeout', async () => {
+    const h = remote();
+    // The host's own address, on a port nothing listens on.
+    const uri = h.libvirtUri.replace(`@${h.address}/`, `@${h.address}:2222/`);
+    const registry = registryWith([`host3=libvirt:${uri}`]);
+    const started = Date.now();
+    const statuses = await registry.discover({ health: true });
+    const status = statuses.find((s) => s.provider.id === 'libvirt@host3');
+    expect(Date.now() - started).toBeLessThan(loadConfig().timeoutMs + 3_000);
+    expect(status?.health?.healthy).toBe(false);
+    expect(status?.health?.warnings[0]).toMatch(
+      /^Host libvirt@host3 \(qemu\+ssh:.*:2222\/system.*\) cannot be reached: .*Connection refused/,
+    );
+    // The local providers were discovered as usual.
+    expect(statuses.find((s) => s.provider.id === 'docker')?.health?.healthy).toBe(true);
+    const error = await registry
+      .get('libvirt@host3')
+      ?.createProvisioner({ run })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HostUnreachableError);
+    expect((error as Error).message).toContain('Fix: Check that libvirtd runs on that host');
+  });
+});
+
+describe('a suite over two hosts', () => {
+  it('places six parallel VMs and four containers by capability and capacity on both hosts; doctor shows both; nothing is left', async () => {
+    const h = remote();
+    const env = { TESTBED_HOSTS: hostsVariable(h) };
+    const doctor = await execa(process.execPath, [bin, 'doctor', '--json'], {
+      reject: false,
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
+    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    expect(report.hosts.map((x) => [x.name, x.providers])).toEqual([
+      ['local', ['libvirt', 'docker']],
+      ['host2', ['libvirt@host2']],
+    ]);
+    for (const id of ['libvirt', 'libvirt@host2']) {
+      const entry = report.providers.find((p) => p.id === id);
+      expect(entry?.health?.healthy, id).toBe(true);
+      expect(entry?.capacity?.total.vcpus, id).toBeGreaterThan(0);
+      expect(entry?.capacity?.free.memoryMiB, id).toBeGreaterThan(0);
+    }
+
+    const child = await runVitest(fixture, [], env, 600_000);
+    expect(child.exitCode, child.output).toBe(0);
+    expect(child.report).toMatchObject({ numPassedTests: 10, numFailedTests: 0 });
+    const placed = [...child.output.matchAll(/placed (vm|container) \d+ on (\S+)/g)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    const split = Object.fromEntries(
+      [...new Set(placed)].map((key) => [key, placed.filter((p) => p === key).length]),
+    );
+    console.log(`[hosts split] ${JSON.stringify(split)}`);
+    expect(placed).toHaveLength(10);
+    expect(split['vm libvirt']).toBeGreaterThan(0);
+    expect(split['vm libvirt@host2']).toBeGreaterThan(0);
+    expect(split['container docker']).toBe(4);
+    const runId = /testbed: run ([a-z0-9]{8})/.exec(child.output)?.[1] ?? '';
+    expect(runId).not.toBe('');
+    expect(await remoteLeftovers(h, runId)).toEqual([]);
+    expect(await runLeftovers(runId)).toEqual([]);
+  });
+
+  it('SIGKILL while machines exist on both hosts: nothing is left on either within 15 s', async () => {
+    const h = remote();
+    const began = Date.now();
+    const child = startVitest(fixture, {
+      TESTBED_HOSTS: hostsVariable(h),
+      TESTBED_HOLD_MS: '120000',
+    });
+    try {
+      const [, runId] = await child.waitForOutput(/testbed: run ([a-z0-9]{8})/, 90_000);
+      if (!runId) throw new Error(`no run id in:\n${child.output()}`);
+      await until('VMs on both hosts and a container', 240_000, async () => {
+        const [far, near] = await Promise.all([remoteLeftovers(h, runId), runLeftovers(runId)]);
+        if (process.env.DEBUG_HOSTS) console.log(Date.now() - began, far, near);
+        const vmThere = far.some((l) => l.startsWith('domain '));
+        // This host: a VM or a container (both placed here by the same placement).
+        const vmHere = near.some((l) => l.startsWith('libvirt domain '));
+        const container = near.some((l) => l.startsWith('docker container '));
+        return vmThere && (vmHere || container) ? true : undefined;
+      });
+      console.log(`[hosts kill] machines on both hosts ${Date.now() - began} ms after the start`);
+      const tree = descendants(child.pid);
+      child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await child.exited;
+      // Vitest's workers outlive a SIGKILLed main process and go on holding their machines; end
+      // them as a CI runner ending the job would. Not the watchdog: it is the one to clean up.
+      const workers = tree.filter((p) => p.argv.some((a) => a.includes('vitest/dist/workers')));
+      for (const p of workers) if (isRunning(p.pid)) process.kill(p.pid, 'SIGKILL');
+      await until('nothing left on either host', 60_000, async () => {
+        const [far, near] = await Promise.all([remoteLeftovers(h, runId), runLeftovers(runId)]);
+        return far.length === 0 && near.length === 0 ? true : undefined;
+      }).catch(async (error: Error) => {
+        const left = [...(await remoteLeftovers(h, runId)), ...(await runLeftovers(runId))];
+        const log = readFileSync(join(stateDir, '.watchdog', `${runId}.log`), 'utf8');
+        throw new Error(`${error.message}; left: ${left.join(', ')}\nwatchdog log:\n${log}`);
+      });
+      const cleanMs = Date.now() - killedAt;
+      console.log(`[hosts kill] nothing left on either host ${cleanMs} ms after SIGKILL`);
+      expect(cleanMs).toBeLessThan(15_000);
+    } finally {
+      if (!child.hasExited()) child.kill('SIGKILL');
+    }
+  }, 360_000);
+});
+
+describe('a host that goes down mid-run', () => {
+  it('fails its machines with an error naming it, sends new machines elsewhere, and leaks nothing here', async () => {
+    const h = remote();
+    process.env.TESTBED_HOSTS = hostsVariable(h);
+    const source = await MachineSource.create(undefined).finally(() => {
+      delete process.env.TESTBED_HOSTS;
+    });
+    const runId = source.snapshot.run.runId;
+    const placed = (await source.provision('libvirt@host2', {
+      timeoutMs: 120_000,
+    })) as LibvirtMachine;
+    expect(placed.providerId).toBe('libvirt@host2');
+    await h.killLibvirtd();
+
+    const failed = await placed.destroy().catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(HostUnreachableError);
+    expect((failed as Error).message).toMatch(/^Host libvirt@host2 \(qemu\+ssh:\/\/root@/);
+    const next = await source
+      .provision('libvirt@host2', { timeoutMs: 60_000 })
+      .catch((e: unknown) => e);
+    expect(next).toBeInstanceOf(HostUnreachableError);
+
+    // Marked down: the same needs now go to this machine's libvirt.
+    const selected = source.select(['VmType(FullVirt)', 'Exec']);
+    expect(selected).toEqual({ providerId: 'libvirt' });
+    const local = (await source.provision('libvirt', { timeoutMs: 120_000 })) as LibvirtMachine;
+    expect((await local.exec('echo up')).stdout.trim()).toBe('up');
+    await local.destroy();
+    await source.release();
+    await source.registry.get('libvirt')?.removeRun?.(runId);
+    // The QEMU of the machine on the dead host lives on there (its libvirtd is gone): the host's
+    // own teardown ends it. Here nothing is left.
+    const here = (await runLeftovers(runId)).filter((x) => !x.startsWith('qemu process'));
+    expect(here).toEqual([]);
+    expect(existsSync(join(stateDir, runId))).toBe(false);
+  });
+});
