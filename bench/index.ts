@@ -3,6 +3,7 @@ import { benchDiscovery } from './discovery.bench.js';
 import { benchDocker } from './docker.bench.js';
 import { benchLibvirt } from './libvirt.bench.js';
 import { formatTable, type Measurement } from './measure.js';
+import { benchRemoteHost } from './remote-host.bench.js';
 import { benchTopology } from './topology.bench.js';
 import { benchWarm } from './warm.bench.js';
 import { benchWarmSuite } from './warm-suite.bench.js';
@@ -15,6 +16,7 @@ const suites: Record<string, () => Promise<Measurement[]>> = {
   warm: benchWarm,
   'warm-suite': benchWarmSuite,
   topology: benchTopology,
+  'remote-host': benchRemoteHost,
 };
 
 // `npm run bench [-- suite...]`: figures for the README and issue notes; tests never time things.
