@@ -27,6 +27,15 @@ const { stateDir } = loadConfig();
 
 let host: RemoteHost | undefined;
 
+/** The part of `testbed ls --json` read here. */
+interface LsJson {
+  runs: {
+    runId: string;
+    ownerState: string;
+    resources: { providerId: string; kind: string; name: string }[];
+  }[];
+}
+
 function remote(): RemoteHost {
   if (!host) throw new Error('the remote host did not start (see beforeAll)');
   return host;
@@ -191,6 +200,27 @@ describe('a remote libvirt host (its own libvirtd and files, reached over SSH)',
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HostUnreachableError);
     expect((error as Error).message).toContain('Fix: Check that libvirtd runs on that host');
+  });
+  it("`testbed ls` and `testbed gc` find a dead runner's machine on the remote host by its run stamp and remove it", async () => {
+    const h = remote();
+    // The same pid with another start time: the owner is dead, as after a reboot or a lost runner.
+    const dead = { ...createRunContext(), owner: { ...run.owner, startTime: 1 } };
+    const orphan = await (await provider.createProvisioner({ run: dead })).provision({});
+    const env = { ...process.env, TESTBED_HOSTS: hostsVariable(h) };
+    const ls = await execa(process.execPath, [bin, 'ls', '--json'], { env, reject: false });
+    const listed = (JSON.parse(ls.stdout) as LsJson).runs.find((r) => r.runId === dead.runId);
+    expect(listed?.ownerState).toBe('dead');
+    expect(listed?.resources.map((r) => `${r.providerId} ${r.kind} ${r.name}`)).toEqual(
+      expect.arrayContaining([
+        `libvirt@host2 domain ${orphan.name}`,
+        `libvirt@host2 volume ${orphan.name}-disk-0.qcow2`,
+      ]),
+    );
+    const gc = await execa(process.execPath, [bin, 'gc'], { env, reject: false });
+    expect(gc.exitCode, gc.stderr).toBe(0);
+    expect(await remoteLeftovers(h, dead.runId)).toEqual([]);
+    expect(existsSync(join(stateDir, dead.runId))).toBe(false);
+    await orphan.destroy();
   });
 });
 
