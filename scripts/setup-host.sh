@@ -5,7 +5,7 @@
 # commands that finish the setup.
 set -eu
 
-PACKAGES="docker.io libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils busybox-static xorriso cpio e2fsprogs dropbear-bin mmdebstrap fdisk"
+PACKAGES="docker.io libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils busybox-static xorriso cpio e2fsprogs dropbear-bin mmdebstrap fdisk openssh-client iproute2"
 LIBVIRT_URI="${TESTBED_LIBVIRT_URI:-${BENCHSCALE_LIBVIRT_URI:-qemu:///system}}"
 LIBVIRTD_CONF=/etc/libvirt/libvirtd.conf
 LIBVIRT_SOCK=/var/run/libvirt/libvirt-sock
