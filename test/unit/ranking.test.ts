@@ -35,6 +35,33 @@ describe('rankProviders', () => {
     ]);
   });
 
+  it('ties the hosts of one backend on capabilities, so capacity spreads them; a need only one offers keeps it', () => {
+    const capacity = (free: number) => ({
+      total: { memoryMiB: 4096, vcpus: 4 },
+      free: { memoryMiB: 4096, vcpus: free },
+    });
+    const docker = candidate('docker', ['Exec']);
+    const local = candidate('libvirt', ['Exec', 'SshAccess', 'CloneVm'], { capacity: capacity(1) });
+    const remote = candidate('libvirt@host2', ['Exec', 'SshAccess'], { capacity: capacity(4) });
+    const needs = parseNeeds(['SshAccess']);
+    expect(rankProviders([docker, local, remote], needs).ranked.map((c) => c.id)).toEqual([
+      'libvirt@host2',
+      'libvirt',
+    ]);
+    // Once this run placed three vCPUs there, the shares tie and the local host has more memory free.
+    const placed = { 'libvirt@host2': { memoryMiB: 768, vcpus: 3 } };
+    expect(rankProviders([local, remote], needs, undefined, { placed }).ranked[0]?.id).toBe(
+      'libvirt',
+    );
+    // Fewer capabilities still win across backends, and only the local host can clone.
+    expect(rankProviders([local, remote, docker], parseNeeds(['Exec'])).ranked[0]?.id).toBe(
+      'docker',
+    );
+    expect(rankProviders([remote, local], parseNeeds(['CloneVm'])).ranked.map((c) => c.id)).toEqual(
+      ['libvirt'],
+    );
+  });
+
   it('keeps registration order among equals', () => {
     const a = candidate('a', ['Exec']);
     const b = candidate('b', ['Exec']);
