@@ -1,5 +1,6 @@
 import { inject, type TestAPI, test as vitestTest } from 'vitest';
 import { type CapabilityInput, parseNeeds } from '../core/capabilities.js';
+import { isTestbedError } from '../core/errors.js';
 import type { Machine, MachineSpec } from '../core/provider.js';
 import type { ProviderRegistry } from '../core/registry.js';
 import { describeError } from '../harness/describe-error.js';
@@ -145,9 +146,13 @@ function machineTest<const Needs extends readonly CapabilityInput[]>(
     signal: AbortSignal,
   ): Promise<Slot> => {
     const asked = performance.now();
-    const { machine, start } = await s.provisionForTest(providerId, spec, {
-      signal,
-      warm: options.warm,
+    const provision = (id: string) => s.provisionForTest(id, spec, { signal, warm: options.warm });
+    const { machine, start } = await provision(providerId).catch((error: unknown) => {
+      // A host found unreachable is now marked down: a new machine goes to the next best one.
+      if (!isTestbedError(error, 'TESTBED_HOST_UNREACHABLE')) throw error;
+      const next = s.select(needs);
+      if (!('providerId' in next) || next.providerId === providerId) throw error;
+      return provision(next.providerId);
     });
     task.meta.testbedMachine = {
       provider: machine.providerId,
