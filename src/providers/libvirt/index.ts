@@ -27,6 +27,7 @@ import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
 import { checkQemuCanReach, type HostFiles, hostFiles } from './qemu-reach.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
 import { Virsh } from './virsh.js';
+import { describeVirshVersion } from './virsh-version.js';
 import { DEFAULT_VM_IMAGE } from './vm-spec.js';
 
 export type { VmImage, VmImageResolver } from './provisioner.js';
@@ -78,10 +79,6 @@ function isSessionUri(uri: string): boolean {
   } catch {
     return false;
   }
-}
-
-function versionOf(output: string, pattern: RegExp): string | undefined {
-  return pattern.exec(output)?.[1];
 }
 
 /** Full VMs through libvirt/QEMU: qcow2 overlays, serial console, SSH, clones, isolated networks. */
@@ -216,14 +213,12 @@ export class LibvirtProvider implements VmBackendProvider {
           } satisfies AcceleratorChoice)
         : this.#acceleratorChoice(undefined, signal, undefined, false),
     ]);
-    const libvirt = versionOf(version.stdout, /Using library: libvirt ([\d.]+)/);
-    const qemu = versionOf(version.stdout, /Running hypervisor: QEMU ([\d.]+)/);
     if (accelerator.accelerator === 'tcg') {
       warnings.push(`guests run under TCG (emulation, slower): ${accelerator.reason}`);
     }
     return {
       healthy: true,
-      version: `libvirt ${libvirt ?? '?'}, QEMU ${qemu ?? '?'}`,
+      version: describeVirshVersion(version.stdout),
       resources: { vmsAvailable: all.length, vmsRunning: running.length },
       warnings,
       details: {

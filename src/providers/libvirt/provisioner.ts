@@ -43,6 +43,7 @@ import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
 import { findFreePort } from './free-port.js';
 import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
+import { imageReadiness } from './image-readiness.js';
 import { writeKeptMarker } from './kept-marker.js';
 import {
   LibvirtMachine,
@@ -220,6 +221,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     });
     if (parsed.diskGiB !== undefined) await this.#checkDiskSize(image.base, parsed.diskGiB);
     if (!(parsed.kernel ?? image.kernel)) await this.#checkBootable(parsed.image, image);
+    const readiness = imageReadiness(parsed, image);
     return this.#boot({
       spentMs: Date.now() - resolveStarted,
       nameHint: parsed.name,
@@ -239,14 +241,9 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       // A plain qcow2 has no metadata: log in as root, which testbed's seed opens (disable_root: false).
       sshUser: parsed.sshUser ?? image.sshUser ?? 'root',
       userData: parsed.userData,
-      waitForCloudInit: parsed.waitForCloudInit ?? image.ready?.kind === 'cloud-init',
+      waitForCloudInit: readiness.cloudInit,
       dependencies: [],
-      readyPattern:
-        parsed.readyPattern !== undefined
-          ? parsed.readyPattern
-          : image.ready?.kind === 'console'
-            ? new RegExp(image.ready.pattern)
-            : null,
+      readyPattern: readiness.readyPattern,
       ports: parsed.ports ?? [],
       diskGiB: parsed.diskGiB,
       outbound: parsed.outbound,

@@ -25,6 +25,7 @@ import type { VmImageResolver } from './provisioner.js';
 import { probeRemoteAccelerator } from './remote-accelerator.js';
 import { RemoteLibvirtProvisioner } from './remote-provisioner.js';
 import { listRemoteResources, removeRemoteRun } from './remote-resources.js';
+import { describeVirshVersion } from './virsh-version.js';
 
 /** Options for `RemoteLibvirtProvider`; all but the entry have defaults. */
 export interface RemoteLibvirtProviderOptions {
@@ -154,8 +155,6 @@ export class RemoteLibvirtProvider implements VmBackendProvider {
       this.#virsh.names(['list', '--name'], bounded),
       this.#virsh.call(['pool-info', HOST_POOL.name], { ...bounded, reject: false }),
     ]);
-    const libvirt = /Using library: libvirt ([\d.]+)/.exec(version.stdout)?.[1];
-    const qemu = /Running hypervisor: QEMU ([\d.]+)/.exec(version.stdout)?.[1];
     const warnings: string[] = [];
     if (pool.exitCode !== 0) {
       warnings.push(
@@ -164,7 +163,7 @@ export class RemoteLibvirtProvider implements VmBackendProvider {
     }
     return {
       healthy: true,
-      version: `libvirt ${libvirt ?? '?'}, QEMU ${qemu ?? '?'}`,
+      version: describeVirshVersion(version.stdout),
       resources: { vmsAvailable: all.length, vmsRunning: running.length },
       warnings,
       details: { uri: this.#entry.uri, host: this.#entry.name, pool: HOST_POOL.name },

@@ -35,6 +35,7 @@ import { keepFailedLog } from './failed-log.js';
 import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
 import type { HostForward, HostLink } from './host-link.js';
 import type { HostPool } from './host-pool.js';
+import { imageReadiness } from './image-readiness.js';
 import {
   LibvirtMachine,
   type LibvirtMachineState,
@@ -277,15 +278,7 @@ export class RemoteLibvirtProvisioner implements VmProvisioner, MachineLifecycle
         serialLog: join(dir, 'serial.log'),
         ports,
         outbound: parsed.outbound,
-        readiness: {
-          readyPattern:
-            parsed.readyPattern !== undefined
-              ? parsed.readyPattern
-              : image.ready?.kind === 'console'
-                ? new RegExp(image.ready.pattern)
-                : null,
-          cloudInit: parsed.waitForCloudInit ?? image.ready?.kind === 'cloud-init',
-        },
+        readiness: imageReadiness(parsed, image),
         ssh: {
           host: '127.0.0.1',
           port: sshForward.port,

@@ -1,42 +1,11 @@
 import type { OwnedResource, RemovalReport } from '../../core/provider.js';
 import { removeResources } from '../../core/remove-resources.js';
 import type { HostPool } from './host-pool.js';
+import { stamped } from './run-resources.js';
 import { teardownDomain, teardownNetwork } from './teardown.js';
-import { readTestbedMetadata } from './testbed-metadata.js';
 import type { Virsh } from './virsh.js';
 
 const RUN_VOLUME = /^testbed-([a-z0-9]{8})-/;
-
-async function stamped(
-  virsh: Virsh,
-  providerId: string,
-  kind: 'domain' | 'network',
-  signal?: AbortSignal,
-): Promise<OwnedResource[]> {
-  const withSignal = signal ? { signal } : {};
-  const list = kind === 'domain' ? ['list', '--all', '--name'] : ['net-list', '--all', '--name'];
-  const names = (await virsh.names(list, withSignal)).filter((n) => n.startsWith('testbed-'));
-  const found = await Promise.all(
-    names.map(async (name) => {
-      const dump = kind === 'domain' ? ['dumpxml', name] : ['net-dumpxml', name];
-      const { stdout, exitCode } = await virsh.call(dump, { reject: false, ...withSignal });
-      const metadata = exitCode === 0 ? readTestbedMetadata(stdout) : undefined;
-      return metadata
-        ? [
-            {
-              providerId,
-              kind,
-              name,
-              runId: metadata.runId,
-              owner: metadata.owner,
-              createdAt: metadata.createdAt || undefined,
-            } satisfies OwnedResource,
-          ]
-        : [];
-    }),
-  );
-  return found.flat();
-}
 
 /**
  * Every domain, network and run volume testbed made on a remote host, of any run. A volume
@@ -50,8 +19,8 @@ export async function listRemoteResources(
   signal?: AbortSignal,
 ): Promise<OwnedResource[]> {
   const [domains, networks, volumes] = await Promise.all([
-    stamped(virsh, providerId, 'domain', signal),
-    stamped(virsh, providerId, 'network', signal),
+    stamped(virsh, 'domain', signal, providerId),
+    stamped(virsh, 'network', signal, providerId),
     pool.names(signal),
   ]);
   const owners = new Map([...domains, ...networks].map((r) => [r.runId, r.owner]));

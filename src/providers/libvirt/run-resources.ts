@@ -12,10 +12,12 @@ import type { Virsh } from './virsh.js';
 const RUN_ID = /^[a-z0-9]{8}$/;
 const PREFIX = 'testbed-';
 
-async function stamped(
+/** The domains or networks whose testbed metadata stamps them with a run, as `providerId`'s. */
+export async function stamped(
   virsh: Virsh,
   kind: 'domain' | 'network',
   signal?: AbortSignal,
+  providerId = 'libvirt',
 ): Promise<OwnedResource[]> {
   const withSignal = signal ? { signal } : {};
   const list = kind === 'domain' ? ['list', '--all', '--name'] : ['net-list', '--all', '--name'];
@@ -29,7 +31,7 @@ async function stamped(
       return metadata
         ? [
             {
-              providerId: 'libvirt',
+              providerId,
               kind,
               name,
               runId: metadata.runId,
