@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlacementStore } from './placement-ledger.js';
 import type { Resources } from './provider.js';
@@ -10,11 +10,14 @@ export function placementDir(stateDir: string, runId: string): string {
 
 let sequence = 0;
 
+/** A provider found down is a file `down~<id>` holding the reason, beside the placements. */
+const DOWN = 'down~';
+
 /**
  * A placement store every process of a run shares (the main process and each worker): one empty
- * file per placement, its name holding provider and demand, so counting is one `readdir`.
- * Placement is a hint: a directory that cannot be written or read counts nothing rather than
- * failing a test.
+ * file per placement, its name holding provider and demand, so counting is one `readdir`; and a
+ * file per provider found down, so no other worker pays for finding it. Placement is a hint: a
+ * directory that cannot be written or read counts nothing rather than failing a test.
  */
 export function filePlacementStore(dir: string): PlacementStore {
   return {
@@ -56,6 +59,7 @@ export function filePlacementStore(dir: string): PlacementStore {
       }
       const placed: Record<string, Resources> = {};
       for (const name of names) {
+        if (name.startsWith(DOWN)) continue;
         const [id, , memory, vcpus] = name.split('~');
         if (!id || memory === undefined || vcpus === undefined) continue;
         const providerId = decodeURIComponent(id);
@@ -66,6 +70,31 @@ export function filePlacementStore(dir: string): PlacementStore {
         };
       }
       return placed;
+    },
+    markDown(providerId, reason) {
+      try {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${DOWN}${encodeURIComponent(providerId)}`), reason);
+      } catch {
+        // Unwritable: the other processes find the host down for themselves.
+      }
+    },
+    down() {
+      let names: string[];
+      try {
+        names = readdirSync(dir).filter((name) => name.startsWith(DOWN));
+      } catch {
+        return {};
+      }
+      const down: Record<string, string> = {};
+      for (const name of names) {
+        try {
+          down[decodeURIComponent(name.slice(DOWN.length))] = readFileSync(join(dir, name), 'utf8');
+        } catch {
+          // Removed meanwhile (the run ended).
+        }
+      }
+      return down;
     },
   };
 }

@@ -12,6 +12,10 @@ export interface PlacementStore {
   add(providerId: string, demand: Resources): () => void;
   /** The resources placed on each provider and not yet released, by id. */
   read(): Record<string, Resources>;
+  /** Records that `providerId` failed as unreachable, for every process sharing the store. */
+  markDown?(providerId: string, reason: string): void;
+  /** The providers some process of the run found down, with the reason. */
+  down?(): Record<string, string>;
 }
 
 /** A store in this process's memory. */
@@ -34,9 +38,9 @@ export function memoryPlacementStore(): PlacementStore {
 }
 
 /**
- * What has been placed where, and which providers this process found down: the live half of
- * placement, read by `rankProviders` through `state()`. With a shared store (`filePlacementStore`)
- * it counts the machines of every process of the run; "down" stays this process's own finding.
+ * What has been placed where, and which providers were found down: the live half of placement,
+ * read by `rankProviders` through `state()`. With a shared store (`filePlacementStore`) it counts
+ * the machines of every process of the run, and a host one process found down is down for all.
  */
 export class PlacementLedger {
   readonly #down = new Map<string, string>();
@@ -54,13 +58,17 @@ export class PlacementLedger {
     };
   }
 
-  /** Passes over `providerId` for the rest of this process: it failed as unreachable. */
+  /** Passes over `providerId` for the rest of the run (every process sharing the store): it failed as unreachable. */
   markDown(providerId: string, reason: string): void {
     this.#down.set(providerId, reason);
+    this.store.markDown?.(providerId, reason);
   }
 
   /** A plain copy for `rankProviders`. */
   state(): PlacementState {
-    return { placed: this.store.read(), down: Object.fromEntries(this.#down) };
+    return {
+      placed: this.store.read(),
+      down: { ...this.store.down?.(), ...Object.fromEntries(this.#down) },
+    };
   }
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorReport } from '../../src/cli/doctor-report.js';
 import { loadConfig } from '../../src/core/config.js';
 import { HostStorageError, HostUnreachableError } from '../../src/core/errors.js';
+import { placementDir, removePlacements } from '../../src/core/file-placement-store.js';
 import { hostListSchema } from '../../src/core/hosts.js';
 import { descendants, isRunning } from '../../src/core/process-table.js';
 import type { Machine, VmBackendProvider, VmProvisioner } from '../../src/core/provider.js';
@@ -349,5 +350,8 @@ describe('a host that goes down mid-run', () => {
     const here = (await runLeftovers(runId)).filter((x) => !x.startsWith('qemu process'));
     expect(here).toEqual([]);
     expect(existsSync(join(stateDir, runId))).toBe(false);
+    // The host stays down for the run's other processes, until the run's end clears it.
+    expect(readdirSync(placementDir(stateDir, runId))).toEqual(['down~libvirt%40host2']);
+    removePlacements(stateDir, runId);
   });
 });

@@ -196,6 +196,34 @@ describe('filePlacementStore', () => {
     }
   });
 
+  it('tells every process of the run about a provider one of them found down', () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'testbed-placement-'));
+    try {
+      const dir = placementDir(stateDir, 'run12345');
+      const finder = new PlacementLedger(filePlacementStore(dir));
+      const other = new PlacementLedger(filePlacementStore(dir));
+      const release = other.place('libvirt@host2', demandOf());
+      finder.markDown('libvirt@host2', 'Host libvirt@host2 cannot be reached');
+      expect(other.state().down).toEqual({
+        'libvirt@host2': 'Host libvirt@host2 cannot be reached',
+      });
+      // A down marker is not a placement.
+      expect(other.state().placed).toEqual({ 'libvirt@host2': { memoryMiB: 256, vcpus: 1 } });
+      const candidates = [
+        candidate('libvirt@host2', host(8192, 4)),
+        candidate('libvirt', host(4096, 2)),
+      ];
+      expect(
+        rankProviders(candidates, [], undefined, other.state()).ranked.map((c) => c.id),
+      ).toEqual(['libvirt']);
+      release();
+      removePlacements(stateDir, 'run12345');
+      expect(other.state().down).toEqual({});
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('counts nothing rather than failing when the directory cannot be written', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'testbed-placement-'));
     try {
