@@ -33,6 +33,8 @@ export {
   DuplicateProviderError,
   FaultFailedError,
   FileTransferError,
+  HostStorageError,
+  HostUnreachableError,
   ImageBuildError,
   ImageNotFoundError,
   InvalidCapabilityError,
@@ -125,6 +127,8 @@ export type {
 export { DockerProvider } from './providers/docker/index.js';
 export type { LibvirtMachineSpec, LibvirtProviderOptions } from './providers/libvirt/index.js';
 export { LibvirtProvider } from './providers/libvirt/index.js';
+export type { RemoteLibvirtProviderOptions } from './providers/libvirt/remote-provider.js';
+export { RemoteLibvirtProvider } from './providers/libvirt/remote-provider.js';
 export type { Watchdog, WatchdogOptions } from './reaper/start-watchdog.js';
 export { startWatchdog } from './reaper/start-watchdog.js';
 export type { SweepOptions, SweepReport } from './reaper/sweep-dead-runs.js';

@@ -119,11 +119,7 @@ export class HostPool {
 
   /** Names of the pool's volumes. */
   async names(signal?: AbortSignal): Promise<string[]> {
-    const { stdout, exitCode } = await this.virsh.call(['vol-list', HOST_POOL.name], {
-      reject: false,
-      timeoutMs: 30_000,
-      ...(signal ? { signal } : {}),
-    });
+    const { stdout, exitCode } = await this.#try(['vol-list', HOST_POOL.name], signal);
     if (exitCode !== 0) return [];
     // `-q vol-list` prints "name  path" lines.
     return stdout
@@ -134,11 +130,7 @@ export class HostPool {
 
   /** Deletes a volume; one that is already gone counts as done. */
   async delete(name: string, signal?: AbortSignal): Promise<void> {
-    const result = await this.virsh.call(['vol-delete', '--pool', HOST_POOL.name, name], {
-      reject: false,
-      timeoutMs: 30_000,
-      ...(signal ? { signal } : {}),
-    });
+    const result = await this.#try(['vol-delete', '--pool', HOST_POOL.name, name], signal);
     if (result.exitCode !== 0 && !/not found|no storage vol/i.test(result.stderr)) {
       throw new Error(`virsh vol-delete ${name}: ${result.stderr.trim()}`);
     }
@@ -149,12 +141,7 @@ export class HostPool {
   }
 
   async #exists(name: string, signal?: AbortSignal): Promise<boolean> {
-    const result = await this.virsh.call(['vol-info', '--pool', HOST_POOL.name, name], {
-      reject: false,
-      timeoutMs: 30_000,
-      ...(signal ? { signal } : {}),
-    });
-    return result.exitCode === 0;
+    return (await this.#try(['vol-info', '--pool', HOST_POOL.name, name], signal)).exitCode === 0;
   }
 
   async #uploadOnce(
@@ -200,53 +187,37 @@ export class HostPool {
   }
 
   async #ensure(signal?: AbortSignal): Promise<string> {
-    const info = await this.virsh.call(['pool-dumpxml', HOST_POOL.name], {
-      reject: false,
-      timeoutMs: 30_000,
-      ...(signal ? { signal } : {}),
-    });
-    if (info.exitCode !== 0) {
+    let xml = await this.#try(['pool-dumpxml', HOST_POOL.name], signal);
+    if (xml.exitCode !== 0) {
       // Several workers may define it at once: the loser's "already exists" is success.
-      const define = await this.virsh.call(
+      const define = await this.#try(
         ['pool-define-as', HOST_POOL.name, 'dir', '--target', HOST_POOL.path],
-        { reject: false, timeoutMs: 30_000, ...(signal ? { signal } : {}) },
+        signal,
       );
       if (define.exitCode !== 0 && !EXISTS.test(define.stderr)) {
         throw this.#denied(define.stderr.trim());
       }
-      await this.virsh.call(['pool-build', HOST_POOL.name], {
-        reject: false,
-        timeoutMs: 30_000,
-        ...(signal ? { signal } : {}),
-      });
-      await this.virsh.call(['pool-autostart', HOST_POOL.name], {
-        reject: false,
-        timeoutMs: 30_000,
-        ...(signal ? { signal } : {}),
-      });
+      await this.#try(['pool-build', HOST_POOL.name], signal);
+      await this.#try(['pool-autostart', HOST_POOL.name], signal);
+      xml = await this.#try(['pool-dumpxml', HOST_POOL.name], signal);
     }
-    const active = await this.virsh.call(['pool-info', HOST_POOL.name], {
-      reject: false,
-      timeoutMs: 30_000,
-      ...(signal ? { signal } : {}),
-    });
-    if (!/^State:\s+running/m.test(active.stdout)) {
-      const start = await this.virsh.call(['pool-start', HOST_POOL.name], {
-        reject: false,
-        timeoutMs: 30_000,
-        ...(signal ? { signal } : {}),
-      });
+    const info = await this.#try(['pool-info', HOST_POOL.name], signal);
+    if (!/^State:\s+running/m.test(info.stdout)) {
+      const start = await this.#try(['pool-start', HOST_POOL.name], signal);
       if (start.exitCode !== 0 && !/already active/i.test(start.stderr)) {
         throw this.#denied(start.stderr.trim());
       }
     }
-    const xml = (
-      await this.virsh.call(['pool-dumpxml', HOST_POOL.name], {
-        timeoutMs: 30_000,
-        ...(signal ? { signal } : {}),
-      })
-    ).stdout;
-    return /<path>([^<]+)<\/path>/.exec(xml)?.[1] ?? HOST_POOL.path;
+    return /<path>([^<]+)<\/path>/.exec(xml.stdout)?.[1] ?? HOST_POOL.path;
+  }
+
+  /** A virsh call whose failure the caller reads (exit code and stderr). */
+  #try(args: readonly string[], signal?: AbortSignal) {
+    return this.virsh.call(args, {
+      reject: false,
+      timeoutMs: 30_000,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   async #call(args: readonly string[], signal?: AbortSignal, timeoutMs = 60_000): Promise<void> {

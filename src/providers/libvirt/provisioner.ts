@@ -1,4 +1,4 @@
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestbedConfig } from '../../core/config.js';
 import {
@@ -38,6 +38,7 @@ import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
 import type { Accelerator, AcceleratorChoice } from './accelerator-probe.js';
 import { BootSlots, bootCapacity, hostCapacityInput } from './boot-slots.js';
 import { waitForCloudInit } from './cloud-init-wait.js';
+import { createDomain } from './create-domain.js';
 import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
@@ -141,8 +142,6 @@ interface BootPlan {
 /** libvirt's words when the QEMU user cannot open an image (or a file backing it). */
 const QEMU_CANNOT_READ =
   /Cannot access (?:backing |storage )?file '([^']+)'.*\((as uid:\d+, gid:\d+)\): Permission denied/s;
-const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
-const PORT_ATTEMPTS = 5;
 const CLONE_TIMEOUT_MS = 180_000;
 /** Bound on waiting for a boot slot when the caller gives no signal. */
 const QUEUE_TIMEOUT_MS = 600_000;
@@ -154,17 +153,6 @@ function checkCloneTimeout(timeoutMs: number | undefined): number {
   throw new InvalidSpecError(
     [{ path: 'timeoutMs', message: `must be a positive whole number of ms (got ${timeoutMs})` }],
     { fix: 'Pass clone({ timeoutMs: 300_000 }) or leave it out for 180 s.' },
-  );
-}
-
-/** A host port the spec fixed is taken: choosing another would break what the spec asked. */
-function fixedPortTaken(fixed: readonly ForwardedPort[], cause: unknown): InvalidSpecError {
-  return new InvalidSpecError(
-    fixed.map((p) => ({
-      path: 'ports',
-      message: `host port ${p.host} (for guest port ${p.guest}) may be taken on 127.0.0.1`,
-    })),
-    { cause, fix: 'Free that port, or leave out `host` so that a free port is chosen.' },
   );
 }
 
@@ -481,50 +469,38 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
         }),
         hosts: plan.hosts ?? {},
       };
-      let sshPort = 0;
-      let forwards: { guest: number; host: number }[] = [];
-      for (let attempt = 1; ; attempt++) {
-        const choose = this.options.choosePort ?? findFreePort;
-        sshPort = await choose();
-        forwards = [];
-        for (const port of plan.ports) {
-          forwards.push({ guest: port.guest, host: port.host ?? (await choose()) });
-        }
-        const xml = buildDomainXml({
-          name,
-          macs,
-          accelerator,
-          memoryMiB: plan.memoryMiB,
-          vcpus: plan.vcpus,
-          ...plan.boot,
-          disk,
-          seed,
-          serialLog,
-          sshHostPort: sshPort,
-          sshGuestPort: config.sshPort,
-          forwards,
-          outbound: plan.outbound,
-          networks: plan.networks,
-          metadata: {
-            runId: run.runId,
-            owner: run.owner,
-            createdAt: Date.now(),
-            paths: { dir, disk, seed, serialLog, privateKey: keyFiles.privateKeyPath },
-          },
-        });
-        await writeFile(xmlPath, xml);
-        try {
-          undo.push(() => teardownDomain(virsh, name));
-          await virsh.call(['create', xmlPath], { timeoutMs: 60_000, ...withSignal });
-          break;
-        } catch (error) {
-          if (!PORT_CLASH.test(describeError(error))) throw error;
-          const fixed = plan.ports.filter((p) => p.host !== undefined);
-          if (fixed.length > 0) throw fixedPortTaken(fixed, error);
-          // Another process took a port between choosing and binding: choose again.
-          if (attempt >= PORT_ATTEMPTS) throw error;
-        }
-      }
+      const { sshPort, forwards } = await createDomain({
+        virsh,
+        name,
+        xmlPath,
+        ports: plan.ports,
+        choosePort: this.options.choosePort ?? findFreePort,
+        undo,
+        signal,
+        xmlFor: ({ sshPort, forwards }) =>
+          buildDomainXml({
+            name,
+            macs,
+            accelerator,
+            memoryMiB: plan.memoryMiB,
+            vcpus: plan.vcpus,
+            ...plan.boot,
+            disk,
+            seed,
+            serialLog,
+            sshHostPort: sshPort,
+            sshGuestPort: config.sshPort,
+            forwards,
+            outbound: plan.outbound,
+            networks: plan.networks,
+            metadata: {
+              runId: run.runId,
+              owner: run.owner,
+              createdAt: Date.now(),
+              paths: { dir, disk, seed, serialLog, privateKey: keyFiles.privateKeyPath },
+            },
+          }),
+      });
       const state: LibvirtMachineState = {
         name,
         hostname,

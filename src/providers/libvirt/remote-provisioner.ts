@@ -30,6 +30,7 @@ import type { AcceleratorChoice } from './accelerator-probe.js';
 import { BootSlots, bootCapacity } from './boot-slots.js';
 import { waitForCloudInit } from './cloud-init-wait.js';
 import { contentHash } from './content-hash.js';
+import { createDomain } from './create-domain.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
 import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
@@ -75,11 +76,9 @@ export interface RemoteProvisionerOptions {
   hostCapacity: (signal?: AbortSignal) => Promise<{ cores: number; freeMiB: number }>;
 }
 
-const PORT_CLASH = /host ?forward|hostfwd|address already in use/i;
-const PORT_ATTEMPTS = 5;
 const QUEUE_TIMEOUT_MS = 600_000;
 
-/** A port for a guest forward on the host's loopback; the host's own free ports are not known from here. */
+/** A port for a guest forward on the host's loopback. */
 function hostPort(): number {
   return 20_000 + Math.floor(Math.random() * 40_000);
 }
@@ -214,46 +213,41 @@ export class RemoteLibvirtProvisioner implements VmProvisioner, MachineLifecycle
           { fix: 'Leave out `host`: the guest port is reached on a free port of 127.0.0.1 here.' },
         );
       }
-      let sshPort = 0;
-      let forwards: { guest: number; host: number }[] = [];
-      const xmlPath = join(dir, 'domain.xml');
-      for (let attempt = 1; ; attempt++) {
-        sshPort = hostPort();
-        forwards = asked.map((p) => ({ guest: p.guest, host: hostPort() }));
-        const xml = buildDomainXml({
-          name,
-          macs,
-          accelerator,
-          memoryMiB,
-          vcpus: parsed.vcpus,
-          kernel,
-          initrd,
-          cmdline: parsed.cmdline ?? image.cmdline,
-          disk,
-          seed,
-          serialLog,
-          sshHostPort: sshPort,
-          sshGuestPort: config.sshPort,
-          forwards,
-          outbound: parsed.outbound,
-          networks: parsed.networks.map((n) => n.network.name),
-          metadata: {
-            runId: run.runId,
-            owner: run.owner,
-            createdAt: Date.now(),
-            paths: { dir, disk, seed, serialLog, privateKey: keyFiles.privateKeyPath },
-          },
-        });
-        await writeFile(xmlPath, xml);
-        try {
-          undo.push(() => teardownDomain(virsh, name));
-          await virsh.call(['create', xmlPath], { timeoutMs: 60_000, signal: bounded });
-          break;
-        } catch (error) {
-          // Another process took the port on the host between choosing and binding: choose again.
-          if (!PORT_CLASH.test(describeError(error)) || attempt >= PORT_ATTEMPTS) throw error;
-        }
-      }
+      const { sshPort, forwards } = await createDomain({
+        virsh,
+        name,
+        xmlPath: join(dir, 'domain.xml'),
+        ports: asked,
+        // The host's free ports are not known from here: draw one, and again on a clash.
+        choosePort: hostPort,
+        undo,
+        signal: bounded,
+        xmlFor: ({ sshPort, forwards }) =>
+          buildDomainXml({
+            name,
+            macs,
+            accelerator,
+            memoryMiB,
+            vcpus: parsed.vcpus,
+            kernel,
+            initrd,
+            cmdline: parsed.cmdline ?? image.cmdline,
+            disk,
+            seed,
+            serialLog,
+            sshHostPort: sshPort,
+            sshGuestPort: config.sshPort,
+            forwards,
+            outbound: parsed.outbound,
+            networks: parsed.networks.map((n) => n.network.name),
+            metadata: {
+              runId: run.runId,
+              owner: run.owner,
+              createdAt: Date.now(),
+              paths: { dir, disk, seed, serialLog, privateKey: keyFiles.privateKeyPath },
+            },
+          }),
+      });
       undo.push(() => Promise.all(parts.forwards.map((f) => f.close())));
       const sshForward = await this.options.link.forward(sshPort);
       parts.forwards.push(sshForward);
