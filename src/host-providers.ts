@@ -5,6 +5,7 @@ import { PendingHostProvider } from './core/pending-host-provider.js';
 import { planHosts } from './core/plan-hosts.js';
 import type { VmBackendProvider } from './core/provider.js';
 import { defaultSocketPaths, findDockerEndpoint } from './providers/docker/docker-socket.js';
+import { RemoteDockerProvider } from './providers/docker/remote-provider.js';
 import { RemoteLibvirtProvider } from './providers/libvirt/remote-provider.js';
 
 /** The local default providers, whose endpoints and capabilities host entries are measured against. */
@@ -38,6 +39,9 @@ export function hostProviders(
     if (plan.kind === 'default') return [];
     if (plan.kind === 'remote-libvirt') {
       return [new RemoteLibvirtProvider({ entry: plan.entry, env, ...(config ? { config } : {}) })];
+    }
+    if (plan.kind === 'remote-docker') {
+      return [new RemoteDockerProvider({ entry: plan.entry, env, ...(config ? { config } : {}) })];
     }
     const template = local[plan.entry.backend].provider;
     return [

@@ -5,6 +5,7 @@ import type { HostBackend, HostEntry } from './hosts.js';
 export type HostPlan =
   | { entry: HostEntry; kind: 'default' }
   | { entry: HostEntry; kind: 'remote-libvirt' }
+  | { entry: HostEntry; kind: 'remote-docker' }
   | { entry: HostEntry; kind: 'pending'; reason: string; fix: string };
 
 /** The endpoints the local default providers use: libvirt's URI, Docker's endpoint. */
@@ -23,8 +24,8 @@ function remoteReason(entry: HostEntry): { reason: string; fix: string } {
     };
   }
   return {
-    reason: `a remote Docker engine beside the local one is not built yet: testcontainers serves one engine per process, the one DOCKER_HOST names, so ${entry.uri} needs a client of its own (docs/scale.md)`,
-    fix: `To use only that engine, set DOCKER_HOST=${entry.uri} and drop the entry.`,
+    reason: `${entry.uri} does not run over SSH: testbed reaches a remote engine's published ports through tunnels over the SSH connection to that host`,
+    fix: `Use ssh:// for ${entry.name}, e.g. docker:ssh://user@${entry.name}, or set DOCKER_HOST=${entry.uri} and drop the entry to use only that engine.`,
   };
 }
 
@@ -32,7 +33,7 @@ function remoteReason(entry: HostEntry): { reason: string; fix: string } {
  * Decides how each host entry maps to a provider (pure). An unnamed local entry that names the
  * endpoint the local default provider uses *is* that provider; an unnamed local entry naming
  * another endpoint would take the default provider's id, so it is a problem. Every other entry
- * becomes a provider of its own id: a remote libvirt host over SSH is driven remotely; any other
+ * becomes a provider of its own id: a remote libvirt host or Docker engine over SSH is driven remotely; any other
  * reports, without any connection, what is not built yet: no entry silently behaves as the local
  * engine.
  */
@@ -45,8 +46,8 @@ export function planHosts(
   const problems: ValidationProblem[] = [];
   entries.forEach((entry, index) => {
     const localUri = local[entry.backend];
-    if (entry.remote && entry.backend === 'libvirt' && entry.transport === 'ssh') {
-      plans.push({ entry, kind: 'remote-libvirt' });
+    if (entry.remote && entry.transport === 'ssh') {
+      plans.push({ entry, kind: entry.backend === 'libvirt' ? 'remote-libvirt' : 'remote-docker' });
     } else if (entry.remote) {
       plans.push({ entry, kind: 'pending', ...remoteReason(entry) });
     } else if (entry.uri === localUri) {

@@ -46,19 +46,45 @@ async function readBusybox(path: string, pkg: string): Promise<Buffer> {
   return binary;
 }
 
+/** The tiny container's build context, tags and labels, for a build through the CLI or an engine's API. */
+export interface TinyContainerBuild extends PreparedRecipe<TinyContainerInputs> {
+  /** `testbed/tiny:<key>`, then `testbed/tiny:latest`. */
+  tags: [string, string];
+  /** Labels the image carries. */
+  labels: Record<string, string>;
+  /** Build context: file name in the context → its path on this host. */
+  files: Record<string, string>;
+}
+
+/** Reads the recipe and the host's busybox into what a build needs; fast, offline, needs no Docker. */
+export async function tinyContainerBuild(
+  dir: string = recipeDir('tiny-container'),
+): Promise<TinyContainerBuild> {
+  const recipe = recipeSchema.parse(JSON.parse(await readFile(join(dir, 'recipe.json'), 'utf8')));
+  const busybox = await readBusybox(recipe.busybox, recipe.busyboxPackage);
+  const digest = await hashRecipeFiles(dir);
+  const busyboxSha256 = createHash('sha256').update(busybox).digest('hex');
+  const key = cacheKey({ recipe: digest.sha256, busybox: busyboxSha256 });
+  return {
+    key,
+    inputs: { recipeFiles: digest.files, busyboxSha256 },
+    tags: [`${REPOSITORY}:${key}`, `${REPOSITORY}:latest`],
+    labels: { 'testbed.image': recipe.name, 'testbed.recipe-key': key },
+    files: {
+      busybox: recipe.busybox,
+      Dockerfile: join(dir, 'Dockerfile'),
+      'testbed-init': join(dir, 'testbed-init'),
+    },
+  };
+}
+
 async function prepare(
   context: ImageBuildContext,
   dir: string,
 ): Promise<PreparedRecipe<TinyContainerInputs>> {
   await requireTools(['docker'], 'Building the tiny container image', context.env);
-  const recipe = recipeSchema.parse(JSON.parse(await readFile(join(dir, 'recipe.json'), 'utf8')));
-  const busybox = await readBusybox(recipe.busybox, recipe.busyboxPackage);
-  const digest = await hashRecipeFiles(dir);
-  const busyboxSha256 = createHash('sha256').update(busybox).digest('hex');
-  return {
-    key: cacheKey({ recipe: digest.sha256, busybox: busyboxSha256 }),
-    inputs: { recipeFiles: digest.files, busyboxSha256 },
-  };
+  const { key, inputs } = await tinyContainerBuild(dir);
+  return { key, inputs };
 }
 
 async function build(
@@ -66,28 +92,19 @@ async function build(
   prepared: PreparedRecipe<TinyContainerInputs>,
   dir: string,
 ): Promise<void> {
-  const recipe = recipeSchema.parse(JSON.parse(await readFile(join(dir, 'recipe.json'), 'utf8')));
+  const { tags, labels, files } = await tinyContainerBuild(dir);
   const contextDir = await mkdtemp(join(tmpdir(), 'testbed-tiny-container-'));
   try {
     context.progress(`docker build ${REPOSITORY}:${prepared.key}`);
-    await copyFile(recipe.busybox, join(contextDir, 'busybox'));
-    for (const name of ['Dockerfile', 'testbed-init']) {
-      await copyFile(join(dir, name), join(contextDir, name));
-    }
+    for (const [name, path] of Object.entries(files)) await copyFile(path, join(contextDir, name));
     await context.run(
       'docker',
       [
         'build',
         '--quiet',
         '--force-rm',
-        '--label',
-        `testbed.image=${recipe.name}`,
-        '--label',
-        `testbed.recipe-key=${prepared.key}`,
-        '--tag',
-        `${REPOSITORY}:${prepared.key}`,
-        '--tag',
-        `${REPOSITORY}:latest`,
+        ...Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]),
+        ...tags.flatMap((tag) => ['--tag', tag]),
         contextDir,
       ],
       { timeoutMs: 300_000, ...(context.signal ? { signal: context.signal } : {}) },

@@ -4,6 +4,7 @@ import { ConfigError, ProviderUnavailableError } from '../../src/core/errors.js'
 import { type HostEntry, parseHostEntry } from '../../src/core/hosts.js';
 import type { PendingHostProvider } from '../../src/core/pending-host-provider.js';
 import { planHosts } from '../../src/core/plan-hosts.js';
+import { RemoteDockerProvider } from '../../src/providers/docker/remote-provider.js';
 import { RemoteLibvirtProvider } from '../../src/providers/libvirt/remote-provider.js';
 import { VmBackendRegistry } from '../../src/registry.js';
 
@@ -27,10 +28,11 @@ describe('planHosts', () => {
     ]);
   });
 
-  it('drives a remote libvirt over SSH; any other remote entry is a pending provider that names why', () => {
+  it('drives a remote libvirt or Docker over SSH; any other remote entry is a pending provider that names why', () => {
     const { plans } = planHosts(
       [
         entry('libvirt:qemu+ssh://ci@host2/system'),
+        entry('host2=docker:ssh://ci@host2'),
         entry('host3=libvirt:qemu+tcp://host3/system'),
         entry('docker:tcp://10.0.0.2:2375'),
       ],
@@ -38,6 +40,7 @@ describe('planHosts', () => {
     );
     expect(plans).toMatchObject([
       { kind: 'remote-libvirt', entry: { providerId: 'libvirt@host2' } },
+      { kind: 'remote-docker', entry: { providerId: 'docker@host2' } },
       {
         kind: 'pending',
         entry: { providerId: 'libvirt@host3' },
@@ -47,7 +50,8 @@ describe('planHosts', () => {
       {
         kind: 'pending',
         entry: { providerId: 'docker@10.0.0.2' },
-        fix: 'To use only that engine, set DOCKER_HOST=tcp://10.0.0.2:2375 and drop the entry.',
+        reason: expect.stringMatching(/tcp:\/\/10\.0\.0\.2:2375 does not run over SSH/),
+        fix: 'Use ssh:// for 10.0.0.2, e.g. docker:ssh://user@10.0.0.2, or set DOCKER_HOST=tcp://10.0.0.2:2375 and drop the entry to use only that engine.',
       },
     ]);
   });
@@ -116,6 +120,22 @@ describe('hosts in VmBackendRegistry.withDefaults', () => {
     expect(names).toEqual(expect.arrayContaining(['ProvisionVm', 'SshAccess', 'PortForward']));
     expect(names).not.toContain('CloneVm');
     expect(names).not.toContain('WarmSnapshot');
+  });
+
+  it('drives a Docker engine over SSH remotely, without networks or power control; nothing is contacted', async () => {
+    const config = loadConfig({ ...env, TESTBED_HOSTS: 'host3=docker:ssh://ci@10.0.0.3' }, 1000);
+    const ssh = VmBackendRegistry.withDefaults({ config, env }).get('docker@host3');
+    expect(ssh).toBeInstanceOf(RemoteDockerProvider);
+    expect(ssh?.host).toEqual({ name: 'host3', uri: 'ssh://ci@10.0.0.3' });
+    expect(await ssh?.isAvailable()).toBe(true);
+    const names = ssh?.capabilities().map((c) => c.kind);
+    expect(names).toEqual(
+      expect.arrayContaining(['ProvisionVm', 'Exec', 'PortForward', 'CloneVm']),
+    );
+    for (const missing of ['NetworkOverlay', 'NetworkFaults', 'SharedBridge', 'PowerControl']) {
+      expect(names).not.toContain(missing);
+    }
+    expect(ssh?.vmType()).toBe('Container');
   });
 
   it('takes the hosts option over TESTBED_HOSTS and names its clashes by option path', () => {

@@ -24,6 +24,7 @@ import type {
 } from '../../core/provider.js';
 import { extractToHost, packHostPath } from '../../files/host-tar.js';
 import { readSingleFile, singleFileTar } from '../../files/single-file-tar.js';
+import type { HostForward } from '../../ssh/host-link.js';
 import { waitUntil } from '../../wait/wait-until.js';
 import type { ContainerFaults, FaultTarget } from './container-faults.js';
 import { getTar, putTar, type TransferTarget } from './container-files.js';
@@ -47,6 +48,10 @@ export interface DockerMachineData {
 
 /** What a Docker machine needs from the provisioner that made it. */
 export interface DockerMachineContext {
+  /** The id of the provider that made it (`docker`, `docker@host2`). */
+  providerId: string;
+  /** Tunnels to its ports from a remote engine's host, closed with it. */
+  forwards: readonly HostForward[];
   /** testcontainers' engine client. */
   client: ContainerRuntimeClient;
   /** Starts a clone from a committed image; the clone owns that image. */
@@ -102,7 +107,6 @@ function shown(argv: readonly string[]): string {
 
 /** A container standing in for a machine: exec and spawn, files, ports, log console, clone through commit, idempotent destroy. */
 export class DockerMachine implements Machine {
-  readonly providerId = 'docker';
   readonly vmType: VmType = 'Container';
   #destroying: Promise<void> | undefined;
 
@@ -114,6 +118,11 @@ export class DockerMachine implements Machine {
     readonly owned: boolean,
     private readonly context: DockerMachineContext,
   ) {}
+
+  /** The id of the provider that made it. */
+  get providerId(): string {
+    return this.context.providerId;
+  }
 
   get #docker(): Dockerode {
     return this.context.client.container.dockerode;
@@ -345,6 +354,7 @@ export class DockerMachine implements Machine {
     this.console.close();
     if (!this.owned) return;
     await removeContainer(this.#docker, this.data.containerId);
+    await Promise.all(this.context.forwards.map((forward) => forward.close()));
     if (this.data.cloneImage) await removeImage(this.#docker, this.data.cloneImage);
   }
 

@@ -18,6 +18,7 @@ import type {
 } from '../../core/provider.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import type { HostForward } from '../../ssh/host-link.js';
 import { endedLogTail, exitCodeOf } from './container-exit.js';
 import { ContainerFaults } from './container-faults.js';
 import {
@@ -27,6 +28,7 @@ import {
   removeImage,
 } from './docker-machine.js';
 import { DockerNetwork } from './docker-network.js';
+import { type EngineContainer, startOnEngine } from './engine-container.js';
 import { ensureImagePresent } from './image-presence.js';
 import { LABELS, runLabels } from './labels.js';
 import type { TestcontainersModule } from './load-testcontainers.js';
@@ -56,6 +58,15 @@ export interface DockerProvisionerOptions {
   defaultImage: () => Promise<DefaultImage>;
   /** Bound on provisioning when the spec gives none, in ms. Default 60 000. */
   defaultTimeoutMs?: number;
+  /** The provider's id, stamped on machines and checked on attach; default `docker`. */
+  providerId?: string;
+  /**
+   * An engine testcontainers does not serve (a remote host's): containers start through its API
+   * and their ports, published on that host's loopback, are forwarded to the runner's.
+   */
+  engine?: {
+    forward(remotePort: number, localPort?: number): Promise<HostForward>;
+  };
 }
 
 const NETWORK_TIMEOUT_MS = 30_000;
@@ -102,9 +113,11 @@ export class DockerProvisioner implements VmProvisioner {
   readonly #specs = new WeakMap<DockerMachine, DockerSpec>();
   readonly #run: RunContext;
   readonly #faults: ContainerFaults;
+  readonly #providerId: string;
 
   constructor(private readonly options: DockerProvisionerOptions) {
     this.#run = options.run;
+    this.#providerId = options.providerId ?? 'docker';
     this.#faults = new ContainerFaults(options.client);
   }
 
@@ -198,7 +211,7 @@ export class DockerProvisioner implements VmProvisioner {
     start: StartContext,
     signal: AbortSignal,
   ): Promise<DockerMachine> {
-    const { name, cloneImage, tracker, console } = start;
+    const { name, tracker, console } = start;
     const { tc, client } = this.options;
     const fallback = spec.image ? undefined : await this.options.defaultImage();
     const image = spec.image ?? (fallback as DefaultImage).image;
@@ -207,7 +220,101 @@ export class DockerProvisioner implements VmProvisioner {
     const readyLog = spec.readyLog ?? (ownCommand ? undefined : fallback?.readyLog);
     await ensureImagePresent(tc, client, image, 30_000, signal);
     signal.throwIfAborted();
+    const target = (containerId: string) => ({ docker: this.#docker, containerId, machine: name });
+    if (spec.files?.length) {
+      const files = spec.files;
+      tracker.beforeStart = (containerId) => putFileSpecs(target(containerId), files, signal);
+    }
+    const { engine } = this.options;
+    const started = engine
+      ? await startOnEngine({
+          docker: this.#docker,
+          client,
+          name,
+          image,
+          labels: runLabels(this.#run, { [LABELS.machine]: name }),
+          spec,
+          readyLog,
+          tracker,
+          console,
+          onLogs: start.onLogs,
+          forward: (remote, local) => engine.forward(remote, local),
+          timeoutMs: spec.timeoutMs ?? this.options.defaultTimeoutMs ?? 60_000,
+          signal,
+        })
+      : { ...(await this.#startLocal(spec, image, readyLog, start, signal)), forwards: [] };
+    try {
+      return await this.#ready(spec, start, started, image, readyLog, signal);
+    } catch (error) {
+      await Promise.all(started.forwards.map((f) => f.close()));
+      throw error;
+    }
+  }
 
+  /** Joins the spec's networks and waits for what the spec asks; the container is started. */
+  async #ready(
+    spec: DockerSpec,
+    start: StartContext,
+    started: EngineContainer,
+    image: string,
+    readyLog: string | RegExp | undefined,
+    signal: AbortSignal,
+  ): Promise<DockerMachine> {
+    const { name, cloneImage, console } = start;
+    const aliases = [...new Set([spec.hostname, spec.name, ...(spec.aliases ?? []), name])].filter(
+      (a): a is string => Boolean(a),
+    );
+    for (const { network, address, aliases: own } of spec.networks ?? []) {
+      await this.#docker.getNetwork(network.name).connect({
+        Container: started.containerId,
+        EndpointConfig: {
+          Aliases: [...new Set([...aliases, ...own])],
+          ...(address === undefined ? {} : { IPAMConfig: { IPv4Address: address } }),
+        },
+      });
+    }
+    const data: DockerMachineData = {
+      containerId: started.containerId,
+      image,
+      ports: started.ports,
+      cloneImage,
+    };
+    const machine = new DockerMachine(name, data, console, true, {
+      providerId: this.#providerId,
+      forwards: started.forwards,
+      client: this.options.client,
+      cloneFrom: (source, cloneName, cloneSignal) => this.#clone(source, cloneName, cloneSignal),
+      faults: this.#faults,
+      readyLog: (m) => this.#specs.get(m)?.readyLog,
+    });
+    if (spec.waitFor?.length) {
+      // Leave the wait time to fail with its own error (last attempt, log tail) before the deadline does.
+      const left = start.deadline - Date.now();
+      await machine.waitUntil(spec.waitFor, {
+        signal,
+        timeoutMs: Math.max(1, Math.floor(left - Math.min(WAIT_MARGIN_MS, left / 5))),
+      });
+    }
+    // Nothing above needed the command to stay up: give one that exits at once the time to show it.
+    const checked = readyLog !== undefined || spec.ports?.length || spec.waitFor?.length;
+    if (!checked) await sleep(EXIT_GRACE_MS, undefined, { signal });
+    if ((await exitCodeOf(this.#docker, data.containerId)) !== undefined) {
+      throw new Error('the container stopped');
+    }
+    this.#specs.set(machine, { ...spec, image, readyLog });
+    return machine;
+  }
+
+  /** Starts the container through testcontainers (the engine it serves), ports published on 127.0.0.1. */
+  async #startLocal(
+    spec: DockerSpec,
+    image: string,
+    readyLog: string | RegExp | undefined,
+    start: StartContext,
+    signal: AbortSignal,
+  ): Promise<{ containerId: string; ports: Record<string, number> }> {
+    const { name, tracker } = start;
+    const { tc } = this.options;
     const LoopbackContainer = loopbackContainerClass(tc);
     const container = new LoopbackContainer(image, tracker)
       .withName(name)
@@ -219,11 +326,6 @@ export class DockerProvisioner implements VmProvisioner {
       container.withExposedPorts(
         ...spec.ports.map((p) => (p.host ? { container: p.guest, host: p.host } : p.guest)),
       );
-    }
-    const target = (containerId: string) => ({ docker: this.#docker, containerId, machine: name });
-    if (spec.files?.length) {
-      const files = spec.files;
-      tracker.beforeStart = (containerId) => putFileSpecs(target(containerId), files, signal);
     }
     if (spec.env) container.withEnvironment(spec.env);
     if (spec.command) container.withCommand(spec.command);
@@ -260,43 +362,9 @@ export class DockerProvisioner implements VmProvisioner {
     const started = await starting;
     signal.throwIfAborted();
 
-    const aliases = [...new Set([spec.hostname, spec.name, ...(spec.aliases ?? []), name])].filter(
-      (a): a is string => Boolean(a),
-    );
-    for (const { network, address, aliases: own } of spec.networks ?? []) {
-      await this.#docker.getNetwork(network.name).connect({
-        Container: started.getId(),
-        EndpointConfig: {
-          Aliases: [...new Set([...aliases, ...own])],
-          ...(address === undefined ? {} : { IPAMConfig: { IPv4Address: address } }),
-        },
-      });
-    }
     const ports: Record<string, number> = {};
     for (const { guest } of spec.ports ?? []) ports[String(guest)] = started.getMappedPort(guest);
-    const data: DockerMachineData = { containerId: started.getId(), image, ports, cloneImage };
-    const machine = new DockerMachine(name, data, console, true, {
-      client,
-      cloneFrom: (source, cloneName, cloneSignal) => this.#clone(source, cloneName, cloneSignal),
-      faults: this.#faults,
-      readyLog: (m) => this.#specs.get(m)?.readyLog,
-    });
-    if (spec.waitFor?.length) {
-      // Leave the wait time to fail with its own error (last attempt, log tail) before the deadline does.
-      const left = start.deadline - Date.now();
-      await machine.waitUntil(spec.waitFor, {
-        signal,
-        timeoutMs: Math.max(1, Math.floor(left - Math.min(WAIT_MARGIN_MS, left / 5))),
-      });
-    }
-    // Nothing above needed the command to stay up: give one that exits at once the time to show it.
-    const checked = readyLog !== undefined || spec.ports?.length || spec.waitFor?.length;
-    if (!checked) await sleep(EXIT_GRACE_MS, undefined, { signal });
-    if ((await exitCodeOf(this.#docker, data.containerId)) !== undefined) {
-      throw new Error('the container stopped');
-    }
-    this.#specs.set(machine, { ...spec, image, readyLog });
-    return machine;
+    return { containerId: started.getId(), ports };
   }
 
   #waitStrategy(readyLog: string | RegExp | undefined, signal: AbortSignal): WaitStrategy {
@@ -358,9 +426,9 @@ export class DockerProvisioner implements VmProvisioner {
   async attach(descriptor: MachineDescriptor): Promise<DockerMachine> {
     const { client } = this.options;
     const data = descriptor.data as unknown as DockerMachineData;
-    if (descriptor.providerId !== 'docker' || typeof data?.containerId !== 'string') {
+    if (descriptor.providerId !== this.#providerId || typeof data?.containerId !== 'string') {
       throw new ProvisionError(
-        `Cannot attach to ${descriptor.name}: it is not a docker machine descriptor (provider '${descriptor.providerId}').`,
+        `Cannot attach to ${descriptor.name}: it is not a ${this.#providerId} machine descriptor (provider '${descriptor.providerId}').`,
       );
     }
     const container = client.container.getById(data.containerId);
@@ -376,6 +444,9 @@ export class DockerProvisioner implements VmProvisioner {
     }
     const console = new LogConsole(() => client.container.logs(container), descriptor.name);
     return new DockerMachine(descriptor.name, data, console, false, {
+      providerId: this.#providerId,
+      // The providing process holds the tunnels; its runner ports serve this process too.
+      forwards: [],
       client,
       cloneFrom: (source, cloneName, signal) => this.#clone(source, cloneName, signal),
       faults: this.#faults,
@@ -390,6 +461,11 @@ export class DockerProvisioner implements VmProvisioner {
    */
   async createNetwork(options: NetworkOptions = {}): Promise<DockerNetwork> {
     const name = `testbed-${this.#run.runId}-${options.name ?? 'net'}-${shortId(4)}`;
+    if (this.options.engine) {
+      throw new UnsupportedOperationError('networks on a remote Docker engine', this.#providerId, {
+        fix: 'Put machines that share a network on the local Docker engine (TESTBED_PROVIDERS=docker).',
+      });
+    }
     if (options.shared && !options.join) {
       throw new UnsupportedOperationError(
         'a network other providers join (its networks are not host bridges they can share)',

@@ -5,23 +5,24 @@ import { withTimeout } from '../../core/with-timeout.js';
 import { removeContainer, removeImage } from './docker-machine.js';
 import { readRunStamp, runFilter } from './labels.js';
 
-const PROVIDER_ID = 'docker';
 const STEP_TIMEOUT_MS = 20_000;
 
 function owned(
+  providerId: string,
   kind: OwnedResource['kind'],
   name: string,
   labels: Record<string, string> | undefined,
 ): OwnedResource[] {
   const stamp = readRunStamp(labels);
-  return stamp ? [{ providerId: PROVIDER_ID, kind, name, ...stamp }] : [];
+  return stamp ? [{ providerId, kind, name, ...stamp }] : [];
 }
 
-/** Containers, networks and clone images carrying testbed's run labels (of one run, or of all runs). */
+/** Containers, networks and clone images carrying testbed's run labels (of one run, or of all runs), as resources of `providerId`. */
 export async function listDockerResources(
   docker: Dockerode,
   runId?: string,
   signal?: AbortSignal,
+  providerId = 'docker',
 ): Promise<OwnedResource[]> {
   const filters = JSON.stringify(runFilter(runId));
   const [containers, networks, images] = await withTimeout(
@@ -37,11 +38,16 @@ export async function listDockerResources(
   );
   return [
     ...containers.flatMap((c) =>
-      owned('container', c.Names[0]?.replace(/^\//, '') ?? c.Id, c.Labels),
+      owned(providerId, 'container', c.Names[0]?.replace(/^\//, '') ?? c.Id, c.Labels),
     ),
-    ...networks.flatMap((n) => owned('network', n.Name, n.Labels)),
+    ...networks.flatMap((n) => owned(providerId, 'network', n.Name, n.Labels)),
     ...images.flatMap((i) =>
-      owned('image', i.RepoTags?.find((t) => t !== '<none>:<none>') ?? i.Id, i.Labels ?? undefined),
+      owned(
+        providerId,
+        'image',
+        i.RepoTags?.find((t) => t !== '<none>:<none>') ?? i.Id,
+        i.Labels ?? undefined,
+      ),
     ),
   ];
 }
@@ -65,9 +71,10 @@ export async function removeDockerRun(
   docker: Dockerode,
   runId: string,
   signal?: AbortSignal,
+  providerId = 'docker',
 ): Promise<RemovalReport> {
   return removeResources(
-    await listDockerResources(docker, runId, signal),
+    await listDockerResources(docker, runId, signal, providerId),
     (resource) => removeOne(docker, resource),
     {
       kindOrder: ['container', 'image', 'network'],

@@ -14,9 +14,9 @@ import type {
 } from '../../core/provider.js';
 import { type RunCommand, runCommand } from '../../core/run-command.js';
 import { withTimeout } from '../../core/with-timeout.js';
+import { hostAddressOf } from '../../ssh/host-address.js';
+import { HostLink } from '../../ssh/host-link.js';
 import type { AcceleratorChoice } from './accelerator-probe.js';
-import { hostAddressOf } from './host-address.js';
-import { HostLink } from './host-link.js';
 import { HOST_POOL, HostPool } from './host-pool.js';
 import { HostVirsh } from './host-virsh.js';
 import { createImageResolver } from './image-resolver.js';

@@ -24,6 +24,7 @@ import { type RunContext, shortId } from '../../core/run-context.js';
 import { applyFileSpecs } from '../../files/apply-file-specs.js';
 import { createNoCloudSeed } from '../../images/nocloud-seed.js';
 import { generateSshKeyPair } from '../../ssh/generate-ssh-key-pair.js';
+import type { HostForward, HostLink } from '../../ssh/host-link.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
 import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
 import type { AcceleratorChoice } from './accelerator-probe.js';
@@ -34,7 +35,6 @@ import { createDomain } from './create-domain.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
 import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
-import type { HostForward, HostLink } from './host-link.js';
 import type { HostPool } from './host-pool.js';
 import { imageReadiness } from './image-readiness.js';
 import {

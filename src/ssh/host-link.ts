@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, Socket } from 'node:net';
-import { Client } from 'ssh2';
-import { HostUnreachableError } from '../../core/errors.js';
+import { Client, type ClientChannel } from 'ssh2';
+import { HostUnreachableError } from '../core/errors.js';
 import type { HostAddress } from './host-address.js';
 import { knownHostAccepts } from './known-hosts.js';
 
@@ -17,7 +17,7 @@ export interface HostForward {
 export interface HostLabel {
   /** The provider id, e.g. `libvirt@host2`. */
   providerId: string;
-  /** The libvirt URI. */
+  /** The host's URI (libvirt's, or the Docker endpoint). */
   uri: string;
 }
 
@@ -32,9 +32,10 @@ async function firstKey(files: readonly string[]): Promise<string | undefined> {
 }
 
 /**
- * One SSH connection to a libvirt host, shared by every tunnel to its guests' forwarded ports
- * (bound on the host's loopback), so `machine.ssh.host` stays 127.0.0.1 on the runner. Opened on
- * first use and again after it drops; its socket never keeps the process alive.
+ * One SSH connection to a remote host, shared by every tunnel to its machines' forwarded ports
+ * (bound on the host's loopback), so `machine.ssh.host` stays 127.0.0.1 on the runner, and by the
+ * commands run there (a Docker engine's `dial-stdio`). Opened on first use and again after it
+ * drops; its socket never keeps the process alive.
  */
 export class HostLink {
   #client: Promise<Client> | undefined;
@@ -46,8 +47,8 @@ export class HostLink {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  /** Listens on a free runner loopback port and forwards each connection to `127.0.0.1:remotePort` on the host. */
-  async forward(remotePort: number): Promise<HostForward> {
+  /** Listens on `localPort` (default a free one) of the runner's loopback and forwards each connection to `127.0.0.1:remotePort` on the host. */
+  async forward(remotePort: number, localPort = 0): Promise<HostForward> {
     await this.#connected();
     const sockets = new Set<Socket>();
     const server = createServer((socket) => {
@@ -67,7 +68,7 @@ export class HostLink {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(localPort, '127.0.0.1', () => resolve());
     });
     server.unref();
     this.#servers.add(server);
@@ -85,6 +86,30 @@ export class HostLink {
         return closing;
       },
     };
+  }
+
+  /**
+   * Runs `command` on the host; its channel carries the command's stdin and stdout. A refusal is
+   * asked again once: an SSH server refuses a session while it is still closing an earlier one.
+   */
+  async exec(command: string): Promise<ClientChannel> {
+    const client = await this.#connected();
+    const once = () =>
+      new Promise<ClientChannel>((resolve, reject) => {
+        client.exec(command, (error, channel) => (error ? reject(error) : resolve(channel)));
+      });
+    try {
+      return await once().catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return once();
+      });
+    } catch (error) {
+      throw this.#unreachable(
+        `the SSH server refused to run \`${command}\`: ${(error as Error).message}`,
+        'Check that the SSH server lets this user run commands (and, for many machines at once, its MaxSessions).',
+        error,
+      );
+    }
   }
 
   /** Closes the connection and every tunnel. */

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hostAddressOf } from '../../src/providers/libvirt/host-address.js';
-import { knownHostAccepts } from '../../src/providers/libvirt/known-hosts.js';
+import { hostAddressOf } from '../../src/ssh/host-address.js';
+import { knownHostAccepts } from '../../src/ssh/known-hosts.js';
 
 const env = { HOME: '/home/ci' };
 

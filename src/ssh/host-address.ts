@@ -1,7 +1,7 @@
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
-/** How testbed itself reaches a remote libvirt host over SSH, read from the libvirt URI. */
+/** How testbed itself reaches a remote host over SSH, read from its libvirt URI or Docker endpoint. */
 export interface HostAddress {
   /** The host as the URI names it (no brackets for IPv6). */
   host: string;
@@ -17,13 +17,13 @@ export interface HostAddress {
   noVerify: boolean;
 }
 
-/** libvirt transports that run over SSH, so guest ports can be tunnelled over the same host. */
-const SSH_SCHEMES = new Set(['qemu+ssh', 'qemu+libssh', 'qemu+libssh2']);
+/** Schemes that run over SSH, so guest ports can be tunnelled over the same host: libvirt's and Docker's. */
+const SSH_SCHEMES = new Set(['qemu+ssh', 'qemu+libssh', 'qemu+libssh2', 'ssh']);
 
 /**
- * The SSH address of a remote libvirt URI (pure), mirroring libvirt's own URI parameters
- * (`keyfile`, `known_hosts`, `no_verify`) so one URI configures both; undefined for a URI that
- * does not run over SSH.
+ * The SSH address of a remote libvirt URI or Docker `ssh://` endpoint (pure), mirroring libvirt's
+ * own URI parameters (`keyfile`, `known_hosts`, `no_verify`, which a Docker endpoint may carry
+ * too) so one URI configures both; undefined for a URI that does not run over SSH.
  */
 export function hostAddressOf(
   uri: string,
