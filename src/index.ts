@@ -125,6 +125,8 @@ export type {
   RyukDecision,
 } from './providers/docker/index.js';
 export { DockerProvider } from './providers/docker/index.js';
+export type { RemoteDockerProviderOptions } from './providers/docker/remote-provider.js';
+export { RemoteDockerProvider } from './providers/docker/remote-provider.js';
 export type { LibvirtMachineSpec, LibvirtProviderOptions } from './providers/libvirt/index.js';
 export { LibvirtProvider } from './providers/libvirt/index.js';
 export type { RemoteLibvirtProviderOptions } from './providers/libvirt/remote-provider.js';
