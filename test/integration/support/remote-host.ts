@@ -2,8 +2,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
+  closeSync,
   constants,
+  type Dirent,
   existsSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -11,6 +14,7 @@ import {
   rmSync,
 } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 
@@ -44,8 +48,46 @@ export interface RemoteHost {
   killLibvirtd(): Promise<void>;
   /** Pids of QEMU processes started by the namespaced libvirtd (same mount namespace). */
   qemuPids(): Promise<number[]>;
-  /** Tears everything down. Idempotent; never throws for an already-gone part. */
+  /**
+   * Tears everything down. Idempotent; never throws for an already-gone part, only when a cgroup
+   * of the host's domains or containers is still busy after 10 s (the error names it).
+   */
   stop(): Promise<void>;
+}
+
+/**
+ * A remote host started with `{ docker: true }`: it also runs its own Docker engine (dockerd and
+ * the containerd it manages), with its state under `dir`, its socket on the host's /run tmpfs and
+ * its bridge and iptables rules in the host's network namespace.
+ */
+export interface RemoteDockerHost extends RemoteHost {
+  /** `ssh://root@10.253.N.2`: the docker CLI's endpoint (it takes no query); use with `dockerEnv`. */
+  readonly dockerUri: string;
+  /**
+   * The same endpoint with `keyfile` and `known_hosts` parameters, the way testbed's own SSH link
+   * reads a Docker endpoint (hostAddressOf).
+   */
+  readonly dockerEndpoint: string;
+  /** The engine's socket as seen inside the host: /var/run/docker.sock. */
+  readonly dockerSocket: string;
+  /**
+   * Environment for the runner's docker CLI to reach the engine over SSH: DOCKER_HOST=`dockerUri`
+   * and PATH led by a directory whose `ssh` names the host's key and known_hosts file, so the
+   * runner's ~/.ssh is neither used nor written.
+   */
+  readonly dockerEnv: Readonly<Record<string, string>>;
+  /** cgroup parent of the engine's containers (`/testbed-rhost-XXXX` under every hierarchy). */
+  readonly dockerCgroupParent: string;
+  /** Runs the docker CLI inside the host against its engine (nsenter -t P -m -n docker -H ...). */
+  docker(
+    args: readonly string[],
+    options?: { reject?: boolean; input?: string | Buffer },
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /**
+   * Kills the host's dockerd (SIGKILL, by pid), leaving its containerd, shims and containers
+   * behind — for "engine died mid-run" tests; stop() still removes all of them.
+   */
+  killDockerd(): Promise<void>;
 }
 
 const TOOLS = [
@@ -60,23 +102,37 @@ const TOOLS = [
   'virsh',
   'cp',
 ];
+/** What `startRemoteHost({ docker: true })` needs on top. */
+const DOCKER_TOOLS = ['dockerd', 'containerd', 'containerd-shim-runc-v2', 'runc', 'docker', 'ssh'];
 
-const onPath = (tool: string) =>
+/** The first executable `tool` on PATH (or in the sbin directories), else undefined. */
+const which = (tool: string): string | undefined =>
   (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
     .split(delimiter)
     .concat(['/usr/sbin', '/sbin'])
-    .some((dir) => {
+    .map((dir) => join(dir, tool))
+    .find((path) => {
       try {
-        accessSync(join(dir, tool), constants.X_OK);
+        accessSync(path, constants.X_OK);
         return true;
       } catch {
         return false;
       }
     });
 
-/** True when this machine can run one (root, unshare, dropbear, libvirtd binaries). */
-export function canStartRemoteHost(): boolean {
-  return process.platform === 'linux' && process.getuid?.() === 0 && TOOLS.every(onPath);
+const onPath = (tool: string) => which(tool) !== undefined;
+
+/**
+ * True when this machine can run one (root, unshare, dropbear, libvirtd binaries; with `docker`,
+ * also dockerd, containerd, runc and the docker and ssh clients).
+ */
+export function canStartRemoteHost(options: { docker?: boolean } = {}): boolean {
+  return (
+    process.platform === 'linux' &&
+    process.getuid?.() === 0 &&
+    TOOLS.every(onPath) &&
+    (!options.docker || DOCKER_TOOLS.every(onPath))
+  );
 }
 
 /** Indexes taken by hosts of this process: `ip -4 route` only sees them once addressed. */
@@ -148,17 +204,70 @@ function domainCgroups(pid: number): string[] {
   }
 }
 
+/** `name` (an absolute cgroup path) under every mounted hierarchy: v1 controllers and v2. */
+const cgroupEverywhere = (name: string): string[] =>
+  readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[2] === 'cgroup' || fields[2] === 'cgroup2')
+    .map((fields) => join(fields[1] as string, name));
+
 /** Removes a cgroup directory tree bottom-up; rmdir refuses any cgroup that still has tasks. */
 function removeCgroup(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir, { withFileTypes: true }))
-    if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // gone, or not a cgroup directory
+  }
+  for (const entry of entries) if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
   try {
     rmdirSync(dir);
   } catch {
-    // busy or already gone
+    // busy (EBUSY while a task, even a dying thread, is still in it) or already gone
   }
 }
+
+/**
+ * Task ids (threads too) still in these cgroup trees. A v2 threaded cgroup refuses cgroup.procs,
+ * so each directory is read through `tasks` (v1) or `cgroup.threads` (v2).
+ */
+function tasksIn(dirs: Iterable<string>): number[] {
+  const found = new Set<number>();
+  const walk = (dir: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const file of ['tasks', 'cgroup.threads']) {
+      try {
+        for (const line of readFileSync(join(dir, file), 'utf8').split('\n'))
+          if (/^\d+$/.test(line)) found.add(Number(line));
+        break;
+      } catch {
+        // not this hierarchy's file
+      }
+    }
+    for (const entry of entries) if (entry.isDirectory()) walk(join(dir, entry.name));
+  };
+  for (const dir of dirs) walk(dir);
+  return [...found];
+}
+
+/** Removes every tree; true when none is left. */
+const removeCgroups = (dirs: Iterable<string>): boolean => {
+  let left = false;
+  for (const dir of dirs) {
+    removeCgroup(dir);
+    if (existsSync(dir)) left = true;
+  }
+  return !left;
+};
+
+/** Blocks the thread for `ms` (for the exit handler, where nothing asynchronous runs). */
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 const killQuietly = (pid: number) => {
   try {
@@ -184,11 +293,11 @@ async function untilTrue(
   }
 }
 
-const holderScript = (dir: string) => `set -e
+const holderScript = (dir: string, docker: boolean) => `set -e
 exec >"${dir}/holder.log" 2>&1
 mount -t tmpfs tmpfs /run
 mkdir -p /run/libvirt /run/lock
-mount --bind "${dir}/lib" /var/lib/libvirt
+${docker ? `mount --bind "${dir}/docker" /var/lib/docker\nmount --bind "${dir}/etc-docker" /etc/docker\n` : ''}mount --bind "${dir}/lib" /var/lib/libvirt
 mount --bind "${dir}/log" /var/log/libvirt
 mount --bind "${dir}/etc" /etc/libvirt
 mount --bind "${dir}/cache" /var/cache/testbed
@@ -201,14 +310,47 @@ echo ready > "${dir}/ready"
 exec sleep infinity
 `;
 
+/** Asks an engine's socket for /_ping; false until it answers 200. */
+const pings = (socketPath: string) =>
+  new Promise<boolean>((resolve) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('error', () => resolve(false));
+    req.once('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+
+export interface RemoteHostOptions {
+  name?: string;
+  /** N of 10.253.N.0/30; default a free one at random. */
+  index?: number;
+  signal?: AbortSignal;
+  /** Also start the host's own Docker engine (adds about a second to the start). Default false. */
+  docker?: boolean;
+}
+
 /** Starts a remote host; on any failure removes what it created, then rethrows. */
+export function startRemoteHost(
+  options: RemoteHostOptions & { docker: true },
+): Promise<RemoteDockerHost>;
+export function startRemoteHost(options?: RemoteHostOptions): Promise<RemoteHost>;
 export async function startRemoteHost(
-  options: { name?: string; index?: number; signal?: AbortSignal } = {},
-): Promise<RemoteHost> {
+  options: RemoteHostOptions = {},
+): Promise<RemoteHost | RemoteDockerHost> {
   const { signal } = options;
+  const docker = options.docker === true;
   signal?.throwIfAborted();
-  if (!canStartRemoteHost())
-    throw new Error('a remote host needs root, unshare, nsenter, ip, dropbear and libvirtd');
+  if (!canStartRemoteHost({ docker }))
+    throw new Error(
+      docker
+        ? 'a remote host with Docker needs root, unshare, nsenter, ip, dropbear, libvirtd, dockerd, containerd, runc, docker and ssh'
+        : 'a remote host needs root, unshare, nsenter, ip, dropbear and libvirtd',
+    );
   const name = options.name ?? 'host2';
   const index = await freeIndex(options.index);
   taken.add(index);
@@ -217,19 +359,38 @@ export async function startRemoteHost(
   const peer = `tbh${tag}b`;
   const gateway = `10.253.${index}.1`;
   const address = `10.253.${index}.2`;
+  // The engine's containers run in namespaces of their own, where no pid sweep finds them: their
+  // own cgroup parent does, even once the engine is gone. Unique per host, so never a stranger's.
+  const dockerCgroupParent = `/testbed-rhost-${tag}`;
 
   let dir: string | undefined;
   let holder: ReturnType<typeof spawn> | undefined;
   let holderExited = false;
+  let dockerd: ReturnType<typeof spawn> | undefined;
+  let dockerdExited = false;
   let mnt: string | undefined;
   let net: string | undefined;
   let linkAdded = false;
+  /** cgroups to remove at teardown: orphaned domains' (noted while their QEMU lives), the engine's. */
+  const cgroups = new Set<string>();
+  const noteCgroups = () => {
+    if (mnt && net)
+      for (const cgroup of pidsIn(mnt, net).flatMap(domainCgroups)) cgroups.add(cgroup);
+    if (docker) for (const cgroup of cgroupEverywhere(dockerCgroupParent)) cgroups.add(cgroup);
+  };
 
   // Safety net if the test process exits without stop(): killing every process of the namespaces
-  // drops their mounts and the veth with them.
+  // and the engine's containers drops their mounts and the veth with them.
   const onExit = () => {
-    if (mnt && net) for (const p of pidsIn(mnt, net)) killQuietly(p);
+    noteCgroups();
+    const left = () => [...(mnt && net ? pidsIn(mnt, net) : []), ...tasksIn(cgroups)];
+    for (const p of left()) killQuietly(p);
     if (holder?.pid !== undefined && !holderExited) killQuietly(holder.pid);
+    // A cgroup can be removed only once its dying tasks are gone: a short, blocking wait.
+    for (let tries = 0; tries < 30 && !removeCgroups(cgroups); tries++) {
+      for (const p of left()) killQuietly(p);
+      sleepSync(100);
+    }
     try {
       execFileSync('ip', ['link', 'del', link], { stdio: 'ignore' });
     } catch {
@@ -249,6 +410,7 @@ export async function startRemoteHost(
         net = n;
       }
     }
+    let busy: string[] = [];
     if (pid !== undefined && mnt && net) {
       const inside = (args: string[]) =>
         execa(
@@ -268,17 +430,20 @@ export async function startRemoteHost(
         for (const network of networks.split('\n').filter(Boolean))
           await inside(['net-destroy', network]);
       }
-      // Everything else of the namespace (QEMU, daemons, dropbear, sessions), by pid, never by name.
+      // Everything else of the namespace (QEMU, daemons, dropbear, sessions), by pid, never by
+      // name, and every task in the cgroups noted: containers, and threads of a QEMU still dying
+      // after its leader has left the namespaces (its domain's cgroup is busy until they are gone).
       const others = () => pidsIn(mnt as string, net as string).filter((p) => p !== pid);
-      // Domains' cgroups outlive a QEMU killed without its libvirtd: note them to remove after.
-      const cgroups = new Set(others().flatMap(domainCgroups));
-      for (const p of others()) killQuietly(p);
-      await untilTrue('remote host processes to exit', 10_000, () => {
-        const left = others();
-        for (const p of left) killQuietly(p);
-        return left.length === 0;
-      }).catch(() => undefined);
-      for (const cgroup of cgroups) removeCgroup(cgroup);
+      noteCgroups(); // before the kill: an orphaned QEMU's /proc/P/cgroup names its domain's
+      const left = () => [...others(), ...tasksIn(cgroups)];
+      for (const p of left()) killQuietly(p);
+      await untilTrue('remote host processes and cgroups to go', 10_000, () => {
+        const tasks = left();
+        for (const p of tasks) killQuietly(p);
+        return tasks.length === 0 && removeCgroups(cgroups);
+      }).catch(() => {
+        busy = [...cgroups].filter((cgroup) => existsSync(cgroup));
+      });
     }
     if (holder && !holderExited) {
       const exited = new Promise((resolve) => holder?.once('exit', resolve));
@@ -290,11 +455,16 @@ export async function startRemoteHost(
     if (dir) await rm(dir, { recursive: true, force: true });
     taken.delete(index);
     process.off('exit', onExit);
+    if (busy.length > 0)
+      throw new Error(
+        `remote host ${name}: cgroups still busy after 10 s: ${busy.join(', ')} (tasks ${tasksIn(busy).join(' ') || 'none'})`,
+      );
   };
 
   try {
     dir = await mkdtemp('/tmp/tb-rhost-');
-    for (const sub of ['lib', 'log', 'etc', 'cache', 'home/.ssh', 'libvirt-cache'])
+    const subs = ['lib', 'log', 'etc', 'cache', 'home/.ssh', 'libvirt-cache'];
+    for (const sub of docker ? [...subs, 'docker', 'etc-docker', 'bin'] : subs)
       await mkdir(join(dir, sub), { recursive: true });
     await execa('cp', ['-a', '/etc/libvirt/.', join(dir, 'etc')]);
     // QEMU in the holder's mount namespace (not a private one per domain), so teardown and
@@ -321,10 +491,14 @@ export async function startRemoteHost(
     const knownHosts = join(dir, 'known_hosts');
     const [type, base64] = keyLine.split(' ');
     await writeFile(knownHosts, `${address} ${type} ${base64}\n`);
-    // The bind target must exist on the shared root filesystem; it is the project's cache dir.
+    // The bind targets must exist on the shared root filesystem; they are the project's cache
+    // dir and (with docker) the Docker data root that docker.io creates anyway.
     await mkdir('/var/cache/testbed', { recursive: true });
+    if (docker)
+      for (const target of ['/var/lib/docker', '/etc/docker'])
+        await mkdir(target, { recursive: true });
     const script = join(dir, 'host.sh');
-    await writeFile(script, holderScript(dir));
+    await writeFile(script, holderScript(dir, docker));
 
     // unshare execs sh, which execs sleep: the spawned pid is the holder for its whole life.
     holder = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'sh', script], {
@@ -340,14 +514,15 @@ export async function startRemoteHost(
     holder.unref();
     const pid = holder.pid;
     if (pid === undefined) throw new Error('could not spawn unshare');
-    const readyFile = join(dir, 'ready');
-    const log = () => {
+    const readLog = (file: string) => {
       try {
-        return readFileSync(join(dir as string, 'holder.log'), 'utf8');
+        return readFileSync(join(dir as string, file), 'utf8');
       } catch {
         return '';
       }
     };
+    const log = () => readLog('holder.log');
+    const readyFile = join(dir, 'ready');
     await untilTrue(
       'the remote host namespace',
       15_000,
@@ -361,6 +536,43 @@ export async function startRemoteHost(
     net = nsOf(pid, 'net');
     if (!mnt || !net || mnt === nsOf(process.pid, 'mnt') || net === nsOf(process.pid, 'net'))
       throw new Error('remote host holder is not in its own namespaces');
+
+    if (docker) {
+      // Started now, to come up while libvirtd does. Its state is the host's: /var/lib/docker and
+      // /etc/docker (an empty daemon.json; its own key.json, so its own engine ID) are bound to
+      // dir; its exec root, pid file, socket and the containerd it starts (none runs on this
+      // /run) are on the host's /run tmpfs.
+      await writeFile(join(dir, 'etc-docker/daemon.json'), '{}\n');
+      const out = openSync(join(dir, 'dockerd.log'), 'a');
+      try {
+        dockerd = spawn(
+          'nsenter',
+          [
+            '-t',
+            String(pid),
+            '-m',
+            '-n',
+            'dockerd',
+            '--cgroup-parent',
+            dockerCgroupParent,
+            '--pidfile',
+            '/run/docker.pid',
+            '-H',
+            'unix:///run/docker.sock',
+          ],
+          { detached: true, stdio: ['ignore', out, out] },
+        );
+      } finally {
+        closeSync(out);
+      }
+      dockerd.once('exit', () => {
+        dockerdExited = true;
+      });
+      dockerd.once('error', () => {
+        dockerdExited = true;
+      });
+      dockerd.unref();
+    }
 
     await execa('ip', ['link', 'add', link, 'type', 'veth', 'peer', 'name', peer]);
     linkAdded = true;
@@ -391,7 +603,7 @@ export async function startRemoteHost(
       (await exec(['virsh', '-c', 'qemu:///system', ...args])).stdout;
 
     // 30 s, not 15: a capabilities re-probe alone takes ~8 s on this 2-core runner.
-    await untilTrue(
+    const libvirtdUp = untilTrue(
       'libvirtd in the remote host',
       30_000,
       async () => {
@@ -403,6 +615,23 @@ export async function startRemoteHost(
       },
       signal,
     );
+    // The runner reaches the socket through the holder's root: no process spawned per probe.
+    const dockerdUp = docker
+      ? untilTrue(
+          'dockerd in the remote host',
+          30_000,
+          async () => {
+            if (dockerdExited)
+              throw new Error(`remote host dockerd exited:\n${readLog('dockerd.log')}`);
+            return pings(`/proc/${pid}/root/run/docker.sock`);
+          },
+          signal,
+        )
+      : undefined;
+    // Both settled before any failure is thrown, so teardown never races a probe.
+    const [libvirtd, engine] = await Promise.allSettled([libvirtdUp, dockerdUp]);
+    if (libvirtd.status === 'rejected') throw libvirtd.reason;
+    if (engine.status === 'rejected') throw engine.reason;
 
     await exec([
       'dropbear',
@@ -452,9 +681,15 @@ export async function startRemoteHost(
         ? found
         : undefined;
     };
+    const killDaemon = async (file: string, what: string) => {
+      const found = await daemonPid(file);
+      if (found === undefined) return;
+      killQuietly(found);
+      await untilTrue(`the remote ${what} to die`, 5_000, () => nsOf(found, 'mnt') !== mnt);
+    };
 
     let stopping: Promise<void> | undefined;
-    return {
+    const host: RemoteHost = {
       name,
       address,
       libvirtUri,
@@ -466,10 +701,8 @@ export async function startRemoteHost(
       exec,
       virsh,
       async killLibvirtd() {
-        const found = await daemonPid('/run/libvirtd.pid');
-        if (found === undefined) return;
-        killQuietly(found);
-        await untilTrue('the remote libvirtd to die', 5_000, () => nsOf(found, 'mnt') !== mnt);
+        noteCgroups(); // its domains' cgroups outlive it: teardown removes them
+        await killDaemon('/run/libvirtd.pid', 'libvirtd');
       },
       async qemuPids() {
         return pidsIn(mnt as string, net as string).filter((p) => {
@@ -485,8 +718,47 @@ export async function startRemoteHost(
         return stopping;
       },
     };
+    if (!docker) return host;
+
+    // The docker CLI's ssh:// runs `ssh` from PATH (and takes no key or known_hosts of its own):
+    // this directory's `ssh` names them, and no config file, so the runner's ~/.ssh is left alone.
+    const binDir = join(dir, 'bin');
+    await writeFile(
+      join(binDir, 'ssh'),
+      `#!/bin/sh\nexec ${which('ssh')} -F none -i ${keyFile} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes "$@"\n`,
+      { mode: 0o755 },
+    );
+    const dockerUri = `ssh://root@${address}`;
+    const dockerHost: RemoteDockerHost = {
+      ...host,
+      dockerUri,
+      dockerEndpoint: `${dockerUri}?keyfile=${keyFile}&known_hosts=${knownHosts}`,
+      dockerSocket: '/var/run/docker.sock',
+      dockerEnv: {
+        DOCKER_HOST: dockerUri,
+        PATH: [binDir, process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(delimiter),
+      },
+      dockerCgroupParent,
+      async docker(args, runOptions = {}) {
+        // -H: never DOCKER_HOST or a context of the runner's environment.
+        const result = await execa(
+          'nsenter',
+          ['-t', String(pid), '-m', '-n', 'docker', '-H', 'unix:///run/docker.sock', ...args],
+          {
+            reject: runOptions.reject ?? true,
+            ...(runOptions.input === undefined ? { stdin: 'ignore' } : { input: runOptions.input }),
+          },
+        );
+        return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode ?? -1 };
+      },
+      async killDockerd() {
+        await killDaemon('/run/docker.pid', 'dockerd');
+      },
+    };
+    return dockerHost;
   } catch (error) {
-    await teardown();
+    // The start's own error is the one worth reading, not a teardown's.
+    await teardown().catch(() => undefined);
     throw error;
   }
 }
