@@ -12,11 +12,16 @@ import { descendants, isRunning } from '../../src/core/process-table.js';
 import type { Machine, VmBackendProvider, VmProvisioner } from '../../src/core/provider.js';
 import { createRunContext } from '../../src/core/run-context.js';
 import { MachineSource } from '../../src/harness/machine-source.js';
+import type { DockerMachine } from '../../src/providers/docker/docker-machine.js';
 import type { LibvirtMachine } from '../../src/providers/libvirt/libvirt-machine.js';
 import { VmBackendRegistry } from '../../src/registry.js';
 import { runVitest } from '../fixtures/run-vitest.js';
 import { startVitest } from './support/child-vitest.js';
-import { canStartRemoteHost, type RemoteHost, startRemoteHost } from './support/remote-host.js';
+import {
+  canStartRemoteHost,
+  type RemoteDockerHost,
+  startRemoteHost,
+} from './support/remote-host.js';
 import { runLeftovers } from './support/run-leftovers.js';
 import { until } from './support/until.js';
 
@@ -26,7 +31,7 @@ const bin = fileURLToPath(new URL('../../bin/testbed.js', import.meta.url));
 const POOL_DIR = '/var/lib/libvirt/images/testbed';
 const { stateDir } = loadConfig();
 
-let host: RemoteHost | undefined;
+let host: RemoteDockerHost | undefined;
 
 /** The part of `testbed ls --json` read here. */
 interface LsJson {
@@ -37,20 +42,23 @@ interface LsJson {
   }[];
 }
 
-function remote(): RemoteHost {
+function remote(): RemoteDockerHost {
   if (!host) throw new Error('the remote host did not start (see beforeAll)');
   return host;
 }
 
-function hostsVariable(h: RemoteHost): string {
-  return `host2=libvirt:${h.libvirtUri}`;
+/** The remote host's libvirt, and with `docker` its Docker engine too. */
+function hostsVariable(h: RemoteDockerHost, options: { docker?: boolean } = {}): string {
+  const docker = options.docker ? ` host2=docker:${h.dockerEndpoint}` : '';
+  return `host2=libvirt:${h.libvirtUri}${docker}`;
 }
 
 function registryWith(entries: string[]): VmBackendRegistry {
-  return VmBackendRegistry.withDefaults({ hosts: hostListSchema.parse(entries) });
+  const hosts = hostListSchema.parse(entries.flatMap((e) => e.split(' ')));
+  return VmBackendRegistry.withDefaults({ hosts });
 }
 
-async function lines(h: RemoteHost, args: string[]): Promise<string[]> {
+async function lines(h: RemoteDockerHost, args: string[]): Promise<string[]> {
   const { stdout } = await h.exec(['virsh', '-q', ...args], { reject: false });
   return stdout
     .split('\n')
@@ -63,18 +71,36 @@ function baseVolumes(volumes: readonly string[]): string[] {
   return volumes.filter((v) => /^(base|kernel|initrd)-/.test(v)).sort();
 }
 
-/** Everything of `runId` on the remote host: domains, networks, volumes of its pool, QEMU processes. */
-async function remoteLeftovers(h: RemoteHost, runId: string): Promise<string[]> {
-  const [domains, networks, volumes] = await Promise.all([
+/** Names the host's engine lists with the run's label: containers, images, networks. */
+async function engineLines(h: RemoteDockerHost, kind: string, runId: string): Promise<string[]> {
+  const format =
+    { container: '{{.Names}}', image: '{{.Repository}}:{{.Tag}}' }[kind] ?? '{{.Name}}';
+  const list = kind === 'container' ? ['ps', '-a'] : [kind, 'ls'];
+  const { stdout } = await h.docker(
+    [...list, '--filter', `label=testbed.run=${runId}`, '--format', format],
+    { reject: false },
+  );
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** Everything of `runId` on the remote host: domains, networks, volumes of its pool; its engine's containers, images and networks. */
+async function remoteLeftovers(h: RemoteDockerHost, runId: string): Promise<string[]> {
+  const [domains, networks, volumes, containers, images, engineNetworks] = await Promise.all([
     lines(h, ['list', '--all', '--name']),
     lines(h, ['net-list', '--all', '--name']),
     lines(h, ['vol-list', 'testbed']),
+    engineLines(h, 'container', runId),
+    engineLines(h, 'image', runId),
+    engineLines(h, 'network', runId),
   ]);
   return [
-    ...domains.map((d) => `domain ${d}`),
-    ...networks.map((n) => `network ${n}`),
-    ...volumes.map((v) => `volume ${v}`),
-  ].filter((entry) => entry.includes(runId));
+    ...domains.filter((d) => d.includes(runId)).map((d) => `domain ${d}`),
+    ...networks.filter((n) => n.includes(runId)).map((n) => `network ${n}`),
+    ...volumes.filter((v) => v.includes(runId)).map((v) => `volume ${v}`),
+    ...containers.map((c) => `docker container ${c}`),
+    ...images.map((i) => `docker image ${i}`),
+    ...engineNetworks.map((n) => `docker network ${n}`),
+  ];
 }
 
 beforeAll(async () => {
@@ -86,7 +112,7 @@ beforeAll(async () => {
   if (!existsSync(join(repo, 'dist/cli/main.js'))) {
     throw new Error('bin/testbed.js and the fixture run dist/: run `npm run build` first.');
   }
-  host = await startRemoteHost({ name: 'host2' });
+  host = (await startRemoteHost({ name: 'host2', docker: true })) as RemoteDockerHost;
 });
 
 afterAll(async () => {
@@ -225,10 +251,100 @@ describe('a remote libvirt host (its own libvirtd and files, reached over SSH)',
   });
 });
 
+describe('a remote Docker engine (its own dockerd, reached over SSH)', () => {
+  let provider: VmBackendProvider;
+  let provisioner: VmProvisioner;
+  const run = createRunContext();
+  const machines: Machine[] = [];
+
+  beforeAll(async () => {
+    const registry = registryWith([hostsVariable(remote(), { docker: true })]);
+    provider = registry.get('docker@host2') as VmBackendProvider;
+    provisioner = await provider.createProvisioner({ run });
+  });
+
+  afterAll(async () => {
+    for (const machine of machines.reverse()) await machine.destroy().catch(() => {});
+    await provider.removeRun?.(run.runId);
+  });
+
+  it('builds the image there, runs a container there with its ports on this side; destroy leaves nothing', async () => {
+    const h = remote();
+    const health = await provider.checkHealth();
+    expect(health.healthy, health.warnings.join('; ')).toBe(true);
+    expect(health.version).toMatch(/^Docker Engine /);
+    const machine = (await provisioner.provision({ ports: [8080] })) as DockerMachine;
+    machines.push(machine);
+    expect(machine.providerId).toBe('docker@host2');
+    expect(machine.vmType).toBe('Container');
+    // On the host's engine, not on this one.
+    expect(await engineLines(h, 'container', run.runId)).toEqual([machine.name]);
+    const here = await execa('docker', ['ps', '-a', '--filter', `name=${machine.name}`, '-q']);
+    expect(here.stdout).toBe('');
+    const images = await h.docker(['images', 'testbed/tiny', '--format', '{{.Tag}}']);
+    expect(images.stdout.split('\n').filter(Boolean).length).toBeGreaterThan(0);
+
+    await machine.exec('mkdir -p /www && echo "hello from far" > /www/index.html');
+    await machine.exec('httpd -p 8080 -h /www');
+    expect(machine.endpoint(8080).host).toBe('127.0.0.1');
+    const url = machine.url(8080, '/index.html');
+    expect(await (await fetch(url)).text()).toBe('hello from far\n');
+    await machine.writeFile('/root/note', 'written from here');
+    expect((await machine.readFile('/root/note')).toString()).toBe('written from here');
+    expect((await machine.exec(['cat', '/root/note'])).stdout).toBe('written from here');
+    expect(await machine.console.read()).toMatch(/testbed-ready/);
+
+    const clone = await machine.clone();
+    machines.push(clone);
+    expect((await clone.readFile('/root/note')).toString()).toBe('written from here');
+    expect(await engineLines(h, 'image', run.runId)).toHaveLength(1);
+    await clone.destroy();
+
+    const listed = await provider.listResources?.();
+    expect(listed?.map((r) => `${r.providerId} ${r.kind} ${r.name}`)).toEqual([
+      `docker@host2 container ${machine.name}`,
+    ]);
+    await machine.destroy();
+    expect(await remoteLeftovers(h, run.runId)).toEqual([]);
+    // The tunnel went with it.
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it('refuses networks and power control by capability, and a network with a coded error', async () => {
+    const names = provider.capabilities().map((c) => c.kind);
+    for (const missing of ['NetworkOverlay', 'SharedBridge', 'PowerControl']) {
+      expect(names).not.toContain(missing);
+    }
+    const error = await provisioner.createNetwork?.().catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('TESTBED_UNSUPPORTED');
+    expect(await remoteLeftovers(remote(), run.runId)).toEqual([]);
+  });
+
+  it('names an unreachable engine and the fix, within the discovery timeout', async () => {
+    const h = remote();
+    const uri = h.dockerEndpoint.replace(`@${h.address}`, `@${h.address}:2222`);
+    const registry = registryWith([`host3=docker:${uri}`]);
+    const started = Date.now();
+    const statuses = await registry.discover({ health: true });
+    const status = statuses.find((s) => s.provider.id === 'docker@host3');
+    expect(Date.now() - started).toBeLessThan(loadConfig().timeoutMs + 3_000);
+    expect(status?.health?.healthy).toBe(false);
+    expect(status?.health?.warnings[0]).toMatch(
+      /^Host docker@host3 \(ssh:.*:2222.*\) cannot be reached: .*(refused|ECONNREFUSED)/,
+    );
+    expect(statuses.find((s) => s.provider.id === 'docker')?.health?.healthy).toBe(true);
+    const error = await registry
+      .get('docker@host3')
+      ?.createProvisioner({ run })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HostUnreachableError);
+  });
+});
+
 describe('a suite over two hosts', () => {
   it('places six parallel VMs and four containers by capability and capacity on both hosts; doctor shows both; nothing is left', async () => {
     const h = remote();
-    const env = { TESTBED_HOSTS: hostsVariable(h) };
+    const env = { TESTBED_HOSTS: hostsVariable(h, { docker: true }) };
     const doctor = await execa(process.execPath, [bin, 'doctor', '--json'], {
       reject: false,
       env: { ...process.env, ...env },
@@ -237,9 +353,9 @@ describe('a suite over two hosts', () => {
     const report = JSON.parse(doctor.stdout) as DoctorReport;
     expect(report.hosts.map((x) => [x.name, x.providers])).toEqual([
       ['local', ['libvirt', 'docker']],
-      ['host2', ['libvirt@host2']],
+      ['host2', ['libvirt@host2', 'docker@host2']],
     ]);
-    for (const id of ['libvirt', 'libvirt@host2']) {
+    for (const id of ['libvirt', 'libvirt@host2', 'docker', 'docker@host2']) {
       const entry = report.providers.find((p) => p.id === id);
       expect(entry?.health?.healthy, id).toBe(true);
       expect(entry?.capacity?.total.vcpus, id).toBeGreaterThan(0);
@@ -259,7 +375,9 @@ describe('a suite over two hosts', () => {
     expect(placed).toHaveLength(10);
     expect(split['vm libvirt']).toBeGreaterThan(0);
     expect(split['vm libvirt@host2']).toBeGreaterThan(0);
-    expect(split['container docker']).toBe(4);
+    expect(split['container docker']).toBeGreaterThan(0);
+    expect(split['container docker@host2']).toBeGreaterThan(0);
+    expect((split['container docker'] ?? 0) + (split['container docker@host2'] ?? 0)).toBe(4);
     const runId = /testbed: run ([a-z0-9]{8})/.exec(child.output)?.[1] ?? '';
     expect(runId).not.toBe('');
     expect(await remoteLeftovers(h, runId)).toEqual([]);
@@ -274,7 +392,7 @@ describe('a suite over two hosts', () => {
     const h = remote();
     const began = Date.now();
     const child = startVitest(fixture, {
-      TESTBED_HOSTS: hostsVariable(h),
+      TESTBED_HOSTS: hostsVariable(h, { docker: true }),
       TESTBED_HOLD_MS: '120000',
     });
     try {
