@@ -239,7 +239,13 @@ describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creat
     expect(result.stderr).toMatch(/found: libvirtd running, but qemu:\/\/\/system refuses/);
     expect(result.stderr).toContain('found: qemu:///session usable');
     expect(result.stderr).toContain('to finish the setup, run:');
-    expect(result.stderr).toContain(`  sudo usermod -aG docker,libvirt,kvm ${user.name}`);
+    // Some machines of this kind have no KVM device at all: then there is no group to ask for.
+    if (existsSync('/dev/kvm')) {
+      expect(result.stderr).toContain(`  sudo usermod -aG docker,libvirt,kvm ${user.name}`);
+    } else {
+      expect(result.stderr).toContain('found: no /dev/kvm (guests run under TCG');
+      expect(result.stderr).toContain(`  sudo usermod -aG docker,libvirt ${user.name}`);
+    }
     expect(result.stderr).not.toMatch(/failed/);
   });
 
@@ -292,7 +298,9 @@ describe.skipIf(!isRoot && !process.env.CI)('non-root developers (as root: creat
       expect.objectContaining({
         backend: 'kvm',
         ok: false,
-        fix: expect.stringContaining(`usermod -aG kvm ${user.name}`),
+        fix: existsSync('/dev/kvm')
+          ? expect.stringContaining(`usermod -aG kvm ${user.name}`)
+          : expect.stringContaining('enable virtualization'),
       }),
     );
     expect(await leftovers(user, run.runId as string)).toEqual([]);
