@@ -10,12 +10,13 @@ function testbed(args: string[], env: Record<string, string>) {
   return execa(process.execPath, [bin, ...args], { reject: false, env, timeout: 120_000 });
 }
 
-// A libvirt host over SSH where nothing listens (loopback: no traffic leaves this machine), and
-// a Docker engine testbed cannot drive beside the local one yet, which is never contacted.
+// A libvirt host and a Docker engine over SSH where nothing listens (loopback: no traffic leaves
+// this machine), and a Docker engine over tcp:// that testbed does not drive, never contacted.
 const HOSTS = [
   'libvirt:qemu:///system',
   'host2=libvirt:qemu+ssh://ci@127.0.0.1:2222/system',
   'host2=docker:ssh://ci@127.0.0.1:2222',
+  'host3=docker:tcp://127.0.0.1:2375',
 ].join(' ');
 
 describe('testbed doctor with TESTBED_HOSTS (real libvirtd and Docker engine)', () => {
@@ -40,6 +41,7 @@ describe('testbed doctor with TESTBED_HOSTS (real libvirtd and Docker engine)', 
         uris: ['qemu+ssh://ci@127.0.0.1:2222/system', 'ssh://ci@127.0.0.1:2222'],
         providers: ['libvirt@host2', 'docker@host2'],
       },
+      { name: 'host3', uris: ['tcp://127.0.0.1:2375'], providers: ['docker@host3'] },
     ]);
     const byId = new Map(report.providers.map((p) => [p.id, p]));
     for (const id of ['libvirt', 'docker']) {
@@ -56,7 +58,12 @@ describe('testbed doctor with TESTBED_HOSTS (real libvirtd and Docker engine)', 
       /^Host libvirt@host2 \(qemu\+ssh:\/\/ci@127\.0\.0\.1:2222\/system\) cannot be reached: .*Connection refused.* Fix: Check that libvirtd runs on that host/,
     );
     expect(byId.get('libvirt@host2')?.durationMs).toBeLessThan(5_000);
-    expect(byId.get('docker@host2')?.reason).toMatch(/needs a client of its own/);
+    expect(byId.get('docker@host2')).toMatchObject({ available: true, health: { healthy: false } });
+    expect(byId.get('docker@host2')?.health?.warnings?.[0]).toMatch(
+      /^Host docker@host2 \(ssh:\/\/ci@127\.0\.0\.1:2222\) cannot be reached: (.*(refused|ECONNREFUSED)|no SSH key to log in to 127\.0\.0\.1 with).* Fix: /,
+    );
+    expect(byId.get('docker@host2')?.durationMs).toBeLessThan(5_000);
+    expect(byId.get('docker@host3')?.reason).toMatch(/does not run over SSH/);
     expect(report.selected).toBe('docker');
     // Pending hosts answer at once: discovery takes what the local providers take.
     expect(Date.now() - started).toBeLessThan(30_000);
