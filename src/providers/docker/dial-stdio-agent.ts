@@ -6,7 +6,7 @@ import type { HostLink } from '../../ssh/host-link.js';
 /** What Node's HTTP client calls on a socket beyond a duplex stream; an SSH channel has none of it. */
 const SOCKET_METHODS = ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref'] as const;
 
-function socketLike(channel: ClientChannel): Duplex {
+function socketLike(channel: ClientChannel, where: string): Duplex {
   const socket = channel as unknown as Record<string, unknown>;
   for (const method of SOCKET_METHODS) {
     if (typeof socket[method] !== 'function') socket[method] = () => channel;
@@ -22,7 +22,7 @@ function socketLike(channel: ClientChannel): Duplex {
     if (typeof code === 'number' && code !== 0) {
       (channel as Duplex).destroy(
         new Error(
-          `\`docker system dial-stdio\` on the host exited with ${code}: ${stderr.trim() || 'no message'}`,
+          `\`docker system dial-stdio\` on ${where} exited with ${code}: ${stderr.trim() || 'no message'}`,
         ),
       );
     }
@@ -41,9 +41,9 @@ const SESSIONS_PER_CONNECTION = 8;
  * host over SSH: the Docker CLI's own `ssh://` transport, without a new SSH handshake per request
  * (docker-modem's `ssh` protocol opens one per request). Connections are kept for the next
  * request, as each costs a command started on the host; SSH connections are opened as sessions
- * need them (`openLink`), a few sessions each.
+ * need them (`openLink`), a few sessions each. `where` names the host in errors.
  */
-export function dialStdioAgent(openLink: () => HostLink): Agent {
+export function dialStdioAgent(openLink: () => HostLink, where: string): Agent {
   const agent = new Agent({ keepAlive: true, maxFreeSockets: 4 });
   const links: { link: HostLink; sessions: number }[] = [];
   const create = (
@@ -60,7 +60,7 @@ export function dialStdioAgent(openLink: () => HostLink): Agent {
     taken.link.exec('docker system dial-stdio').then(
       (channel) => {
         channel.once('close', () => taken.sessions--);
-        callback(null, socketLike(channel));
+        callback(null, socketLike(channel, where));
       },
       (error: Error) => {
         taken.sessions--;

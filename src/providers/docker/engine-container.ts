@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
 import type { HostForward } from '../../ssh/host-link.js';
+import { removeContainer } from './docker-machine.js';
 import type { LogConsole } from './log-console.js';
 import type { StartTracker } from './loopback-container.js';
 import { LoopbackPortWaitStrategy } from './loopback-port-wait-strategy.js';
@@ -91,8 +92,28 @@ function boundPorts(ports: Record<string, number>): Parameters<WaitStrategy['wai
  * Creates, fills and starts a container through the engine API, opens a runner tunnel per
  * published port, and waits for its log line or its ports; what it creates is reported through
  * `tracker` (the caller removes it on failure), and tunnels opened before a failure are closed.
+ * A call the caller gave up on (`signal` aborted) removes what it still creates afterwards.
  */
 export async function startOnEngine(start: EngineStart): Promise<EngineContainer> {
+  const starting = startContainer(start);
+  start.signal.addEventListener(
+    'abort',
+    () => {
+      start.tracker.cancelled = true;
+      const late = async () => {
+        const started = await starting.catch(() => undefined);
+        await Promise.all((started?.forwards ?? []).map((f) => f.close()));
+        const id = started?.containerId ?? start.tracker.containerId;
+        if (id) await removeContainer(start.docker, id);
+      };
+      late().catch(() => undefined);
+    },
+    { once: true },
+  );
+  return starting;
+}
+
+async function startContainer(start: EngineStart): Promise<EngineContainer> {
   const { docker, tracker, spec, signal } = start;
   const created = await docker.createContainer(createBody(start));
   tracker.containerId = created.id;

@@ -23,10 +23,15 @@ async function engineClients(docker: Dockerode) {
 }
 
 /** dockerode (loaded on first use) talking to the host's engine through `docker system dial-stdio` over SSH links `openLink` opens. */
-export async function remoteDockerode(openLink: () => HostLink): Promise<Dockerode> {
+export async function remoteDockerode(openLink: () => HostLink, where: string): Promise<Dockerode> {
   const { default: Dockerode } = await import('dockerode');
   // docker-modem passes `agent` to every request; dockerode's types omit it.
-  const options = { protocol: 'http', host: 'docker', port: 2375, agent: dialStdioAgent(openLink) };
+  const options = {
+    protocol: 'http',
+    host: 'docker',
+    port: 2375,
+    agent: dialStdioAgent(openLink, where),
+  };
   return new Dockerode(options as Dockerode.DockerOptions);
 }
 

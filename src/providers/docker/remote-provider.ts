@@ -110,7 +110,10 @@ export class RemoteDockerProvider implements VmBackendProvider {
       const open = () =>
         new HostLink(address, { providerId: this.id, uri: this.#entry.uri }, this.#env);
       // Tunnels are not sessions: one connection carries them all; the engine's API gets its own.
-      return { link: open(), docker: await remoteDockerode(open) };
+      return {
+        link: open(),
+        docker: await remoteDockerode(open, `${this.id} (${this.#entry.uri})`),
+      };
     })();
     return this.#engine;
   }
