@@ -3,6 +3,7 @@ import type { ContainerRuntimeClient } from 'testcontainers';
 import { parseCapability, type VmCapability, type VmType } from '../../core/capabilities.js';
 import { loadConfig, type TestbedConfig } from '../../core/config.js';
 import { HostUnreachableError } from '../../core/errors.js';
+import { unreachableHealth } from '../../core/host-health.js';
 import type { HostEntry } from '../../core/hosts.js';
 import type {
   OwnedResource,
@@ -168,15 +169,10 @@ export class RemoteDockerProvider implements VmBackendProvider {
         details: { endpoint: this.#entry.uri, host: this.#entry.name, reaper: 'testbed-labels' },
       };
     } catch (error) {
-      const warning =
-        error instanceof HostUnreachableError
-          ? error.message.replace('\n  Fix: ', ' Fix: ')
-          : `${this.id} at ${this.#entry.uri} did not answer: ${(error as Error).message.split('\n')[0]}. ${this.setupHint}`;
-      return {
-        healthy: false,
-        resources: { vmsAvailable: 0, vmsRunning: 0 },
-        warnings: [warning],
-      };
+      return unreachableHealth(
+        { id: this.id, uri: this.#entry.uri, setupHint: this.setupHint },
+        error,
+      );
     }
   }
 

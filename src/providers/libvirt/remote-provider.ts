@@ -2,6 +2,7 @@ import { parseCapability, type VmCapability, type VmType } from '../../core/capa
 import { loadConfig, type TestbedConfig } from '../../core/config.js';
 import { HostUnreachableError } from '../../core/errors.js';
 import { findTool } from '../../core/find-tool.js';
+import { unreachableHealth } from '../../core/host-health.js';
 import type { HostEntry } from '../../core/hosts.js';
 import type {
   OwnedResource,
@@ -134,16 +135,10 @@ export class RemoteLibvirtProvider implements VmBackendProvider {
         signal,
       );
     } catch (error) {
-      // The host's own error already names it and says what to do; anything else gets the hint.
-      const warning =
-        error instanceof HostUnreachableError
-          ? error.message.replace('\n  Fix: ', ' Fix: ')
-          : `${this.id} at ${this.#entry.uri} did not answer: ${(error as Error).message.split('\n')[0]}. ${this.setupHint}`;
-      return {
-        healthy: false,
-        resources: { vmsAvailable: 0, vmsRunning: 0 },
-        warnings: [warning],
-      };
+      return unreachableHealth(
+        { id: this.id, uri: this.#entry.uri, setupHint: this.setupHint },
+        error,
+      );
     }
   }
 
