@@ -22,6 +22,7 @@ export interface HostLabel {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+const KEEPALIVE_MS = 15_000;
 
 async function firstKey(files: readonly string[]): Promise<string | undefined> {
   for (const file of files) {
@@ -185,6 +186,9 @@ export class HostLink {
         socket.unref();
         resolve(client);
       });
+      // TCP keepalive, not ssh2's `keepaliveInterval`: that one is a referenced timer, which kept
+      // every command that touched a remote engine (`testbed doctor`) from exiting.
+      socket.setKeepAlive(true, KEEPALIVE_MS);
       socket.connect(port, host);
       client.connect({
         sock: socket,
@@ -192,7 +196,6 @@ export class HostLink {
         ...(privateKey ? { privateKey } : {}),
         ...(agent ? { agent } : {}),
         readyTimeout: CONNECT_TIMEOUT_MS,
-        keepaliveInterval: 15_000,
         hostVerifier: (key: Buffer) => {
           if (noVerify) return true;
           const accepted = knownHostAccepts(known, host, port, key.toString('base64'));
