@@ -31,6 +31,12 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
+# The host's own daemon, by its pidfile: `pgrep` would also find the dockerd and libvirtd of a
+# test host in a namespace (test/integration/support/remote-host.ts) and start nothing here.
+daemon_pid() { # daemon_pid NAME: prints the pid of the host's running NAME, or fails
+  pid=$(cat "/run/$1.pid" 2>/dev/null) && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] && echo "$pid"
+}
+
 in_group() { id -nG | tr ' ' '\n' | grep -qx "$1"; }
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -129,7 +135,7 @@ if [ -e /dev/kvm ]; then
 fi
 
 if ! docker info >/dev/null 2>&1; then
-  if ! pgrep -u 0 -x dockerd >/dev/null 2>&1; then
+  if ! daemon_pid dockerd >/dev/null; then
     log "starting dockerd"
     nohup dockerd >/var/log/testbed-dockerd.log 2>&1 &
   fi
@@ -156,15 +162,15 @@ EOF
   if [ -S "$LIBVIRT_SOCK" ] && [ "$(stat -c %G "$LIBVIRT_SOCK")" != libvirt ]; then restart_libvirtd=1; fi
 fi
 
-if ! pgrep -u 0 -x virtlogd >/dev/null 2>&1; then log "starting virtlogd"; virtlogd -d; fi
-if [ -n "$restart_libvirtd" ] && pid=$(pgrep -u 0 -x libvirtd); then
+if ! daemon_pid virtlogd >/dev/null; then log "starting virtlogd"; virtlogd -d; fi
+if [ -n "$restart_libvirtd" ] && pid=$(daemon_pid libvirtd); then
   # Running guests survive: the new daemon reconnects to their QEMU processes.
   log "restarting libvirtd (pid $pid) with the new socket permissions"
   kill "$pid"
   wait_for 30 "libvirtd exit" sh -c "! kill -0 $pid"
 fi
 if ! virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; then
-  if ! pgrep -u 0 -x libvirtd >/dev/null 2>&1; then log "starting libvirtd"; libvirtd -d; fi
+  if ! daemon_pid libvirtd >/dev/null; then log "starting libvirtd"; libvirtd -d; fi
   wait_for 60 libvirtd virsh -c "$LIBVIRT_URI" version
 fi
 if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
