@@ -423,6 +423,8 @@ export interface VmBackendProvider {
   vmType(): VmType;
   /** Slower, connecting health check; bounded by the signal. */
   checkHealth(signal?: AbortSignal): Promise<ProviderHealth>;
+  /** The bound for this provider's checks when it needs more than the registry's `defaultMs` now (a daemon its first connection starts). */
+  checkTimeoutMs?(defaultMs: number): number;
   /** Creates a provisioner bound to a run. */
   createProvisioner(options: ProvisionerOptions): Promise<VmProvisioner>;
   /** Lists every resource testbed created on this backend, of any run (for `testbed ls`, the reaper). */

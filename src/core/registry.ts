@@ -98,6 +98,11 @@ export class ProviderRegistry {
     signal: AbortSignal | undefined,
   ): Promise<ProviderStatus> {
     const started = performance.now();
+    // Asked before any check: the first connection is what can make the answer change.
+    const timeoutMs = Math.max(
+      this.#timeoutMs,
+      provider.checkTimeoutMs?.(this.#timeoutMs) ?? this.#timeoutMs,
+    );
     const status: ProviderStatus = {
       provider,
       capabilities: provider.capabilities(),
@@ -107,7 +112,7 @@ export class ProviderRegistry {
     try {
       await withTimeout(
         `${provider.id}: isAvailable()`,
-        this.#timeoutMs,
+        timeoutMs,
         async (s) => {
           status.available = await provider.isAvailable(s);
           if (!status.available) {
@@ -124,7 +129,7 @@ export class ProviderRegistry {
       try {
         status.health = await withTimeout(
           `${provider.id}: checkHealth()`,
-          this.#timeoutMs,
+          timeoutMs,
           (s) => provider.checkHealth(s),
           signal,
         );
@@ -139,7 +144,7 @@ export class ProviderRegistry {
       const capacity = provider.capacity.bind(provider);
       status.capacity = await withTimeout(
         `${provider.id}: capacity()`,
-        this.#timeoutMs,
+        timeoutMs,
         (s) => capacity(s),
         signal,
       ).catch(() => undefined);

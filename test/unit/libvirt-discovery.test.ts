@@ -58,6 +58,16 @@ describe('LibvirtProvider discovery', () => {
     expect(await provider([], { uri: 'qemu+ssh://builder/system' }).isAvailable()).toBe(true);
   });
 
+  it('bounds its checks longer while the session daemon its first connection starts is not up', () => {
+    const session = { uri: 'qemu:///session' };
+    expect(provider([], session).checkTimeoutMs(5000)).toBe(30_000);
+    expect(provider(['/home/ada/.cache/libvirt/libvirt-sock'], session).checkTimeoutMs(5000)).toBe(
+      5000,
+    );
+    expect(provider([]).checkTimeoutMs(5000)).toBe(5000);
+    expect(provider([], { uri: 'qemu+ssh://builder/session' }).checkTimeoutMs(5000)).toBe(5000);
+  });
+
   it('follows a socket given in the URI', async () => {
     const p = provider([], { uri: 'qemu:///system?socket=/tmp/nowhere.sock' });
     expect(await p.unavailableReason()).toContain('/tmp/nowhere.sock');

@@ -46,6 +46,23 @@ describe('ProviderRegistry', () => {
     expect(statuses[0]?.reason).toBe('stuck: isAvailable() did not finish within 1000 ms.');
   });
 
+  it("gives a provider that asks for it a longer bound than the registry's (a daemon starting)", async () => {
+    const starting = {
+      ...fakeProvider({ id: 'starting', delayMs: 3000 }),
+      checkTimeoutMs: () => 30_000,
+    };
+    const registry = new ProviderRegistry({ timeoutMs: 1000 })
+      .register(starting)
+      .register(fakeProvider({ id: 'slow', delayMs: 3000 }));
+    const pending = registry.discover({ health: true });
+    await vi.advanceTimersByTimeAsync(6000);
+    const statuses = await pending;
+    expect(statuses.map((s) => [s.provider.id, s.available, s.health?.healthy])).toEqual([
+      ['starting', true, true],
+      ['slow', false, undefined],
+    ]);
+  });
+
   it('reports a provider that throws as unavailable with the reason', async () => {
     vi.useRealTimers();
     const registry = new ProviderRegistry().register(fakeProvider({ id: 'x', available: 'throw' }));

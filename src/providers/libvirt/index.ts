@@ -72,6 +72,12 @@ const CAPABILITIES = [
 /** Daemons virsh autostarts for qemu:///session (monolithic, then modular). */
 const SESSION_DAEMONS = ['/usr/sbin/libvirtd', '/usr/sbin/virtqemud'];
 
+/**
+ * Bound for checks that start a user's session daemon: it probes QEMU's capabilities before it
+ * answers (4.2 s on an idle 2-core runner, more under load), past the default 5 s.
+ */
+const SESSION_START_MS = 30_000;
+
 function isSessionUri(uri: string): boolean {
   try {
     const parsed = new URL(uri);
@@ -169,13 +175,22 @@ export class LibvirtProvider implements VmBackendProvider {
     return 'FullVirt';
   }
 
+  /** Longer while the user's session daemon is not running yet: the first connection starts it. */
+  checkTimeoutMs(defaultMs: number): number {
+    if (!isSessionUri(this.#config.libvirtUri)) return defaultMs;
+    const socket = libvirtSocketFor(this.#config.libvirtUri, this.#env);
+    const running = !socket.remote && socket.candidates.some((path) => this.#exists(path));
+    return running ? defaultMs : Math.max(defaultMs, SESSION_START_MS);
+  }
+
   /** Versions, domain counts and the accelerator that really works; bounded in time. */
   async checkHealth(signal?: AbortSignal): Promise<ProviderHealth> {
+    const timeoutMs = this.checkTimeoutMs(this.#config.timeoutMs);
     try {
       return await withTimeout(
         'libvirt: checkHealth()',
-        this.#config.timeoutMs,
-        (bounded) => this.#health(bounded),
+        timeoutMs,
+        (bounded) => this.#health(bounded, timeoutMs),
         signal,
       );
     } catch (error) {
@@ -189,8 +204,8 @@ export class LibvirtProvider implements VmBackendProvider {
     }
   }
 
-  async #health(signal: AbortSignal): Promise<ProviderHealth> {
-    const bounded = { signal, timeoutMs: this.#config.timeoutMs };
+  async #health(signal: AbortSignal, timeoutMs: number): Promise<ProviderHealth> {
+    const bounded = { signal, timeoutMs };
     const warnings: string[] = [];
     let unreachable: string | undefined;
     try {
