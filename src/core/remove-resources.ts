@@ -12,6 +12,11 @@ export interface RemoveResourcesOptions {
   retries: number;
   /** Stops the removals (what is left is reported as failed). */
   signal?: AbortSignal | undefined;
+  /**
+   * Removals of one kind running at once, newest started first. Default 1; a remote host, where
+   * every call is a round trip, takes more.
+   */
+  concurrency?: number | undefined;
 }
 
 /**
@@ -32,7 +37,7 @@ export async function removeResources(
     (a, b) => rank(a.kind) - rank(b.kind) || (b.createdAt ?? 0) - (a.createdAt ?? 0),
   );
   const report: RemovalReport = { removed: [], failed: [] };
-  for (const resource of ordered) {
+  const removeOne = async (resource: OwnedResource) => {
     try {
       await pRetry(
         () =>
@@ -56,6 +61,20 @@ export async function removeResources(
         error: error instanceof Error ? error.message : String(error),
       });
     }
+  };
+  const lanes = Math.max(1, options.concurrency ?? 1);
+  for (let start = 0; start < ordered.length; ) {
+    // A kind starts only once every resource of the kinds before it is settled.
+    const kind = ordered[start]?.kind;
+    let end = start;
+    while (end < ordered.length && ordered[end]?.kind === kind) end++;
+    const batch = ordered.slice(start, end);
+    let next = 0;
+    const lane = async () => {
+      while (next < batch.length) await removeOne(batch[next++] as OwnedResource);
+    };
+    await Promise.all(Array.from({ length: Math.min(lanes, batch.length) }, lane));
+    start = end;
   }
   return report;
 }

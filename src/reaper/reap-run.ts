@@ -61,6 +61,10 @@ export async function reapRun(
         removed.push(...result.removed);
         for (const r of result.removed)
           options.log(`removed ${result.providerId} ${r.kind} ${r.name}`);
+        if (result.removed.length > 0)
+          options.log(
+            `${result.providerId}: ${result.removed.length} removed in ${result.elapsedMs} ms`,
+          );
         const failed = result.failed.map((f) => ({ providerId: result.providerId, ...f }));
         for (const f of failed) {
           const what = f.resource ? `${f.resource.kind} ${f.resource.name}` : 'run';

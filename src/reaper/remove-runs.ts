@@ -11,6 +11,8 @@ export interface RunRemoval {
   removed: OwnedResource[];
   /** Resources left, or the whole call's failure (resource undefined), with the reason. */
   failed: { resource?: OwnedResource | undefined; error: string }[];
+  /** How long the call took, in ms. */
+  elapsedMs: number;
 }
 
 /** Options for `removeRuns`. */
@@ -37,9 +39,16 @@ function firstLine(error: unknown): string {
 
 async function removeOne(target: RemovalTarget, options: RemoveRunsOptions): Promise<RunRemoval> {
   const { runId, provider } = target;
+  const began = Date.now();
   const base = { runId, providerId: provider.id };
   const remove = provider.removeRun?.bind(provider);
-  if (!remove) return { ...base, removed: [], failed: [{ error: 'provider cannot remove runs' }] };
+  if (!remove)
+    return {
+      ...base,
+      removed: [],
+      failed: [{ error: 'provider cannot remove runs' }],
+      elapsedMs: 0,
+    };
   try {
     const report: RemovalReport = await withTimeout(
       `${provider.id}: removeRun(${runId})`,
@@ -47,9 +56,19 @@ async function removeOne(target: RemovalTarget, options: RemoveRunsOptions): Pro
       (s) => remove(runId, s),
       options.signal,
     );
-    return { ...base, removed: report.removed, failed: report.failed };
+    return {
+      ...base,
+      removed: report.removed,
+      failed: report.failed,
+      elapsedMs: Date.now() - began,
+    };
   } catch (error) {
-    return { ...base, removed: [], failed: [{ error: firstLine(error) }] };
+    return {
+      ...base,
+      removed: [],
+      failed: [{ error: firstLine(error) }],
+      elapsedMs: Date.now() - began,
+    };
   }
 }
 

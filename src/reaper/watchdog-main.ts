@@ -38,6 +38,10 @@ const removeFiles = (files: string[]) => {
 
 try {
   log(`watching run ${args.runId}, owner pid ${args.owner.pid} (start ${args.owner.startTime})`);
+  // Loaded while watching, not after the owner dies (≈ 1 s): the removal starts that much sooner.
+  // Its failure is the removal's to report.
+  const registryModule = import('../registry.js');
+  registryModule.catch(() => undefined);
   const outcome = await watchOwner({
     isOwnerAlive: () => ownerState(args.owner) !== 'dead',
     isStopRequested: () => existsSync(paths.stop),
@@ -54,8 +58,7 @@ try {
     log('gave up: the removal did not finish within 15 minutes');
     process.exit(3);
   }, 900_000).unref();
-  // Loaded only now: an idle watchdog stays small and is watching sooner.
-  const { VmBackendRegistry } = await import('../registry.js');
+  const { VmBackendRegistry } = await registryModule;
   const registry = VmBackendRegistry.withDefaults();
   const providers = registry.providers().filter((p) => p.removeRun);
   log(`providers: ${providers.map((p) => p.id).join(', ') || '(none can remove runs)'}`);

@@ -46,6 +46,7 @@ function fakeSweep(options: { dockerDown?: boolean; stuck?: boolean } = {}) {
             failed: options.stuck
               ? [{ resource: d.run.resources[0], error: 'domain will not die' }]
               : [],
+            elapsedMs: 5,
           }));
     return {
       backends: [

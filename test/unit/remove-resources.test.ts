@@ -31,6 +31,41 @@ describe('removeResources', () => {
     expect(report.failed).toEqual([]);
   });
 
+  it('with concurrency, removes a kind several at once and starts the next kind only after it', async () => {
+    const events: string[] = [];
+    let running = 0;
+    let most = 0;
+    const report = await removeResources(
+      [
+        resource('volume', 'disk-a', 1),
+        resource('domain', 'vm-a', 1),
+        resource('volume', 'disk-b', 2),
+        resource('domain', 'vm-b', 2),
+        resource('volume', 'disk-c', 3),
+      ],
+      async (r) => {
+        running++;
+        most = Math.max(most, running);
+        events.push(`start ${r.name}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        events.push(`end ${r.name}`);
+        running--;
+      },
+      { kindOrder: ['domain', 'volume'], attemptTimeoutMs: 1000, retries: 0, concurrency: 2 },
+    );
+    expect(most).toBe(2);
+    expect(events.slice(0, 2)).toEqual(['start vm-b', 'start vm-a']);
+    const lastDomainEnd = Math.max(events.indexOf('end vm-a'), events.indexOf('end vm-b'));
+    const firstVolumeStart = events.findIndex((e) => e.startsWith('start disk'));
+    expect(firstVolumeStart).toBeGreaterThan(lastDomainEnd);
+    expect(events.filter((e) => e.startsWith('start disk'))).toEqual([
+      'start disk-c',
+      'start disk-b',
+      'start disk-a',
+    ]);
+    expect(report.removed).toHaveLength(5);
+  });
+
   it('retries a failed removal, then reports one that will not go and carries on', async () => {
     const attempts = new Map<string, number>();
     const report = await removeResources(

@@ -40,7 +40,7 @@ export async function listRemoteResources(
   return [...domains, ...networks, ...runVolumes];
 }
 
-/** Removes a run's domains, networks, then volumes on the host; each bounded, retried. */
+/** Removes a run's domains, networks, then volumes on the host, a few at once; each bounded, retried. */
 export async function removeRemoteRun(
   virsh: Virsh,
   pool: HostPool,
@@ -58,6 +58,15 @@ export async function removeRemoteRun(
       if (resource.kind === 'network') return teardownNetwork(virsh, resource.name, bounded);
       return pool.delete(resource.name, bounded);
     },
-    { kindOrder: ['domain', 'network', 'volume'], attemptTimeoutMs: 90_000, retries: 2, signal },
+    {
+      kindOrder: ['domain', 'network', 'volume'],
+      attemptTimeoutMs: 90_000,
+      retries: 2,
+      // Each virsh call is an SSH connection to the host: six at a time stays well inside
+      // OpenSSH's MaxStartups (10 unauthenticated connections) while a machine's three volumes
+      // and the next one's go in one round trip.
+      concurrency: 6,
+      signal,
+    },
   );
 }
