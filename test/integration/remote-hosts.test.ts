@@ -472,4 +472,43 @@ describe('a host that goes down mid-run', () => {
     expect(readdirSync(placementDir(stateDir, runId))).toEqual(['down~libvirt%40host2']);
     removePlacements(stateDir, runId);
   });
+
+  // Last: the host's engine stays dead; its teardown removes what the engine left.
+  it('a dead Docker engine: its container fails naming the host, new containers go to this engine, nothing leaks here', async () => {
+    const h = remote();
+    process.env.TESTBED_HOSTS = `host2=docker:${h.dockerEndpoint}`;
+    const source = await MachineSource.create(undefined).finally(() => {
+      delete process.env.TESTBED_HOSTS;
+    });
+    const runId = source.snapshot.run.runId;
+    const placed = (await source.provision('docker@host2', { timeoutMs: 60_000 })) as DockerMachine;
+    expect(placed.providerId).toBe('docker@host2');
+    await h.killDockerd();
+
+    const failedExec = await placed.exec('true').catch((e: unknown) => e);
+    expect(failedExec).toBeInstanceOf(HostUnreachableError);
+    expect((failedExec as Error).message).toMatch(
+      /^Host docker@host2 \(ssh:\/\/root@[^)]+\) cannot be reached: its Docker engine stopped answering .*; the failure was: /,
+    );
+    const next = await source
+      .provision('docker@host2', { timeoutMs: 60_000 })
+      .catch((e: unknown) => e);
+    expect(next).toBeInstanceOf(HostUnreachableError);
+    expect((next as Error).message).toMatch(
+      /^Host docker@host2 \(ssh:\/\/root@[^)]+\) cannot be reached: its Docker engine stopped answering/,
+    );
+    expect((next as Error).message).toContain('Fix: Check that `docker -H ssh://root@');
+
+    // Marked down: the same needs now go to this machine's engine.
+    expect(source.select(['VmType(Container)', 'Exec'])).toEqual({ providerId: 'docker' });
+    const local = (await source.provision('docker', { timeoutMs: 60_000 })) as DockerMachine;
+    expect((await local.exec('echo up')).stdout.trim()).toBe('up');
+    await local.destroy();
+    await placed.destroy().catch(() => {});
+    await source.release();
+    await source.registry.get('docker')?.removeRun?.(runId);
+    expect(await runLeftovers(runId)).toEqual([]);
+    expect(readdirSync(placementDir(stateDir, runId))).toEqual(['down~docker%40host2']);
+    removePlacements(stateDir, runId);
+  });
 });

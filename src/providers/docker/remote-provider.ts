@@ -19,8 +19,8 @@ import { HostLink } from '../../ssh/host-link.js';
 import { engineCapacity } from './engine-capacity.js';
 import { engineTinyImage } from './engine-image.js';
 import { loadTestcontainers } from './load-testcontainers.js';
-import { DockerProvisioner } from './provisioner.js';
 import { remoteDockerode, remoteRuntimeClient } from './remote-engine.js';
+import { RemoteDockerProvisioner } from './remote-provisioner.js';
 import { listDockerResources, removeDockerRun } from './resources.js';
 
 /** Options for `RemoteDockerProvider`; all but the entry have defaults. */
@@ -176,12 +176,19 @@ export class RemoteDockerProvider implements VmBackendProvider {
     }
   }
 
-  /** A provisioner for `run`; fails fast with `HostUnreachableError` naming the host when it does not answer. */
-  async createProvisioner(options: ProvisionerOptions): Promise<DockerProvisioner> {
+  /**
+   * A provisioner for `run`; fails fast with `HostUnreachableError` naming the host when it does
+   * not answer, and so does a provision whose failure is an engine that stopped answering.
+   */
+  async createProvisioner(options: ProvisionerOptions): Promise<RemoteDockerProvisioner> {
     const client = await this.#runtime();
     const { link, docker } = await this.#connection();
     this.#defaultImage ??= engineTinyImage(docker, this.id);
-    return new DockerProvisioner({
+    return new RemoteDockerProvisioner({
+      host: { id: this.id, uri: this.#entry.uri, setupHint: this.setupHint },
+      // dockerode's ping takes no signal: a ping past the bound is left to end on its own.
+      ping: () => docker.ping(),
+      pingTimeoutMs: this.#config.timeoutMs,
       tc: await loadTestcontainers(),
       client,
       run: options.run,
