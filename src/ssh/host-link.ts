@@ -36,11 +36,16 @@ async function firstKey(files: readonly string[]): Promise<string | undefined> {
  * One SSH connection to a remote host, shared by every tunnel to its machines' forwarded ports
  * (bound on the host's loopback), so `machine.ssh.host` stays 127.0.0.1 on the runner, and by the
  * commands run there (a Docker engine's `dial-stdio`). Opened on first use and again after it
- * drops; its socket never keeps the process alive.
+ * drops. Like a socket, it keeps the process alive only while there is work: a command being
+ * started, or a command's channel not released with `unref` (an idle pooled connection is).
  */
 export class HostLink {
   #client: Promise<Client> | undefined;
+  #socket: Socket | undefined;
   readonly #servers = new Set<Server>();
+  /** Channels that keep the process alive, and commands still being started. */
+  readonly #held = new Set<ClientChannel>();
+  #starting = 0;
 
   constructor(
     private readonly address: HostAddress,
@@ -94,23 +99,50 @@ export class HostLink {
    * asked again once: an SSH server refuses a session while it is still closing an earlier one.
    */
   async exec(command: string): Promise<ClientChannel> {
-    const client = await this.#connected();
-    const once = () =>
-      new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(command, (error, channel) => (error ? reject(error) : resolve(channel)));
-      });
+    this.#starting++;
+    this.#sync();
     try {
-      return await once().catch(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        return once();
-      });
-    } catch (error) {
-      throw this.#unreachable(
-        `the SSH server refused to run \`${command}\`: ${(error as Error).message}`,
-        'Check that the SSH server lets this user run commands (and, for many machines at once, its MaxSessions).',
-        error,
-      );
+      const client = await this.#connected();
+      const once = () =>
+        new Promise<ClientChannel>((resolve, reject) => {
+          client.exec(command, (error, channel) => (error ? reject(error) : resolve(channel)));
+        });
+      const channel = await once()
+        .catch(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return once();
+        })
+        .catch((error: unknown) => {
+          throw this.#unreachable(
+            `the SSH server refused to run \`${command}\`: ${(error as Error).message}`,
+            'Check that the SSH server lets this user run commands (and, for many machines at once, its MaxSessions).',
+            error,
+          );
+        });
+      this.ref(channel);
+      channel.once('close', () => this.unref(channel));
+      return channel;
+    } finally {
+      this.#starting--;
+      this.#sync();
     }
+  }
+
+  /** Keeps the process alive while `channel` (from `exec`) is open: the default, as for a socket. */
+  ref(channel: ClientChannel): void {
+    this.#held.add(channel);
+    this.#sync();
+  }
+
+  /** Lets the process exit while `channel` waits unused (a pooled connection), as `socket.unref()`. */
+  unref(channel: ClientChannel): void {
+    this.#held.delete(channel);
+    this.#sync();
+  }
+
+  #sync(): void {
+    if (this.#held.size > 0 || this.#starting > 0) this.#socket?.ref();
+    else this.#socket?.unref();
   }
 
   /** Closes the connection and every tunnel. */
@@ -180,10 +212,13 @@ export class HostLink {
       client.on('close', () => {
         // A dropped connection is opened again by the next tunnel connection.
         this.#client = undefined;
+        if (this.#socket === socket) this.#socket = undefined;
       });
       client.once('ready', () => {
         clearTimeout(timer);
-        socket.unref();
+        this.#socket = socket;
+        // Tunnels need no hold: the runner's end of each is a socket of its own.
+        this.#sync();
         resolve(client);
       });
       // TCP keepalive, not ssh2's `keepaliveInterval`: that one is a referenced timer, which kept

@@ -350,6 +350,8 @@ describe('a suite over two hosts', () => {
       env: { ...process.env, ...env },
       timeout: 120_000,
     });
+    // It once printed its report and never exited: a referenced SSH keepalive timer.
+    expect(doctor.timedOut, `testbed doctor did not exit:\n${doctor.stderr}`).toBe(false);
     const report = JSON.parse(doctor.stdout) as DoctorReport;
     expect(report.hosts.map((x) => [x.name, x.providers])).toEqual([
       ['local', ['libvirt', 'docker']],
