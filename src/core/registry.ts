@@ -7,6 +7,7 @@ import {
 } from './capabilities.js';
 import { checkPreference } from './check-preference.js';
 import { DuplicateProviderError, NoMatchingProviderError } from './errors.js';
+import { firstLine } from './first-line.js';
 import type { ProviderCapacity, ProviderHealth, VmBackendProvider } from './provider.js';
 import { type RankingCandidate, rankProviders } from './ranking.js';
 import { withTimeout } from './with-timeout.js';
@@ -49,10 +50,6 @@ export interface Selection {
   error: NoMatchingProviderError | undefined;
   /** Discovery results the decision was made on. */
   statuses: ProviderStatus[];
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
 }
 
 /** Holds providers and finds the ones that fit; every check runs in parallel and is bounded. */
@@ -123,7 +120,7 @@ export class ProviderRegistry {
         signal,
       );
     } catch (error) {
-      status.reason = describe(error);
+      status.reason = firstLine(error);
     }
     if (status.available && health) {
       try {
@@ -136,7 +133,7 @@ export class ProviderRegistry {
         if (!status.health.healthy)
           status.reason = status.health.warnings.join('; ') || 'unhealthy';
       } catch (error) {
-        status.reason = `health check failed: ${describe(error)}`;
+        status.reason = `health check failed: ${firstLine(error)}`;
       }
     }
     // Capacity only ranks among equals: without an answer the provider is still usable.

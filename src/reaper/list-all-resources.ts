@@ -1,3 +1,4 @@
+import { firstLine } from '../core/first-line.js';
 import type { OwnedResource, VmBackendProvider } from '../core/provider.js';
 import { withTimeout } from '../core/with-timeout.js';
 
@@ -19,10 +20,6 @@ export interface ListOptions {
   signal?: AbortSignal | undefined;
   /** Upper bound for each provider's availability check plus listing, in ms. Default 30000. */
   timeoutMs?: number | undefined;
-}
-
-function firstLine(error: unknown): string {
-  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
 }
 
 async function listOne(provider: VmBackendProvider, options: ListOptions): Promise<BackendListing> {

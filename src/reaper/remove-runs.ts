@@ -1,4 +1,5 @@
-import type { OwnedResource, RemovalReport, VmBackendProvider } from '../core/provider.js';
+import { firstLine } from '../core/first-line.js';
+import type { OwnedResource, VmBackendProvider } from '../core/provider.js';
 import { withTimeout } from '../core/with-timeout.js';
 
 /** The outcome of removing one run from one backend. */
@@ -33,42 +34,28 @@ export interface RemovalTarget {
   provider: VmBackendProvider;
 }
 
-function firstLine(error: unknown): string {
-  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
-}
-
 async function removeOne(target: RemovalTarget, options: RemoveRunsOptions): Promise<RunRemoval> {
   const { runId, provider } = target;
   const began = Date.now();
-  const base = { runId, providerId: provider.id };
+  const outcome = await attemptRemoval(target, options);
+  return { runId, providerId: provider.id, ...outcome, elapsedMs: Date.now() - began };
+}
+
+async function attemptRemoval(
+  { runId, provider }: RemovalTarget,
+  options: RemoveRunsOptions,
+): Promise<Pick<RunRemoval, 'removed' | 'failed'>> {
   const remove = provider.removeRun?.bind(provider);
-  if (!remove)
-    return {
-      ...base,
-      removed: [],
-      failed: [{ error: 'provider cannot remove runs' }],
-      elapsedMs: 0,
-    };
+  if (!remove) return { removed: [], failed: [{ error: 'provider cannot remove runs' }] };
   try {
-    const report: RemovalReport = await withTimeout(
+    return await withTimeout(
       `${provider.id}: removeRun(${runId})`,
       options.timeoutMs ?? 180_000,
       (s) => remove(runId, s),
       options.signal,
     );
-    return {
-      ...base,
-      removed: report.removed,
-      failed: report.failed,
-      elapsedMs: Date.now() - began,
-    };
   } catch (error) {
-    return {
-      ...base,
-      removed: [],
-      failed: [{ error: firstLine(error) }],
-      elapsedMs: Date.now() - began,
-    };
+    return { removed: [], failed: [{ error: firstLine(error) }] };
   }
 }
 

@@ -1,4 +1,5 @@
 import { HostUnreachableError } from '../../core/errors.js';
+import { firstLine } from '../../core/first-line.js';
 import { withTimeout } from '../../core/with-timeout.js';
 
 /** The host a remote engine runs on, as errors name it. */
@@ -10,9 +11,6 @@ export interface EngineHost {
   /** What to check when it does not answer. */
   setupHint: string;
 }
-
-const firstLine = (error: unknown) =>
-  error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
 
 /**
  * What a failure on a remote engine was: when the engine no longer answers a ping, a
@@ -26,7 +24,7 @@ export async function engineFailure(
   timeoutMs: number,
 ): Promise<unknown> {
   if (error instanceof HostUnreachableError) return error;
-  const answer = await withTimeout(`${host.id}: ping`, timeoutMs, () => ping()).then(
+  const answer = await withTimeout(`${host.id}: ping`, timeoutMs, ping).then(
     () => undefined,
     (pingError: unknown) => pingError,
   );

@@ -1,4 +1,5 @@
 import type { ContainerRuntimeClient } from 'testcontainers';
+import { firstLine } from '../../core/first-line.js';
 import type { ProviderHealth } from '../../core/provider.js';
 import type { DockerEndpoint } from './docker-socket.js';
 import type { RyukDecision } from './ryuk.js';
@@ -17,11 +18,6 @@ export interface DockerHealthProbe {
 
 const START_HINT =
   'Start the Docker engine (`sh scripts/setup-host.sh`, `sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at a running one.';
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0]?.trim() ?? text;
-}
 
 function unhealthy(warning: string, details: ProviderHealth['details'] = {}): ProviderHealth {
   return {

@@ -10,6 +10,7 @@ import {
   TimeoutError,
   UnsupportedOperationError,
 } from '../../core/errors.js';
+import { firstLine } from '../../core/first-line.js';
 import type {
   MachineDescriptor,
   MachineSpec,
@@ -104,10 +105,6 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-function summary(error: unknown): string {
-  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
-}
-
 /** Starts containers through testcontainers, stamped with the run's labels; nothing is left behind on failure. */
 export class DockerProvisioner implements VmProvisioner {
   readonly #specs = new WeakMap<DockerMachine, DockerSpec>();
@@ -197,7 +194,7 @@ export class DockerProvisioner implements VmProvisioner {
         });
       }
       throw new ProvisionError(
-        `Container ${name} (image ${spec.image ?? 'default'}) did not start: ${summary(error)}${lastLines}`,
+        `Container ${name} (image ${spec.image ?? 'default'}) did not start: ${firstLine(error)}${lastLines}`,
         {
           cause: error,
           fix: 'Check that the image runs a long-lived command and that readyLog matches its output.',
@@ -437,7 +434,7 @@ export class DockerProvisioner implements VmProvisioner {
         client.container.inspect(container),
       );
     } catch (error) {
-      throw new ProvisionError(`Cannot attach to ${descriptor.name}: ${summary(error)}`, {
+      throw new ProvisionError(`Cannot attach to ${descriptor.name}: ${firstLine(error)}`, {
         cause: error,
         fix: 'The machine was destroyed by its owner; attach while the providing run is alive.',
       });

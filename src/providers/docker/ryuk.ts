@@ -1,3 +1,5 @@
+import { firstLine } from '../../core/first-line.js';
+
 /** Who removes containers when the test process dies: testcontainers' Ryuk, or testbed's labels and reaper. */
 export type ReaperMode = 'ryuk' | 'testbed-labels';
 
@@ -74,9 +76,4 @@ export function applyRyukDecision(
   processEnv: NodeJS.ProcessEnv = process.env,
 ): void {
   if (decision.mode === 'testbed-labels') processEnv.TESTCONTAINERS_RYUK_DISABLED = 'true';
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0]?.trim() ?? text;
 }
