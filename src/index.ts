@@ -95,6 +95,7 @@ export type {
   WaitForOptions,
   WaitStrategy,
   WaitUntilOptions,
+  WarmTemplateOptions,
   WriteFileOptions,
 } from './core/provider.js';
 export type { Ranking, RankingCandidate } from './core/ranking.js';
@@ -114,6 +115,14 @@ export { createNoCloudSeed } from './images/nocloud-seed.js';
 export { removeImage } from './images/remove-image.js';
 export type { ReadySignal, VmImage } from './images/resolve-vm-image.js';
 export { resolveVmImage } from './images/resolve-vm-image.js';
+export type {
+  PruneTemplatesOptions,
+  TemplateEntry,
+  TemplateFingerprint,
+  TemplateMeta,
+  TemplatePruneDecision,
+} from './images/template-store.js';
+export { listTemplates, pruneTemplates } from './images/template-store.js';
 export type { VmImageManifest } from './images/vm-image-manifest.js';
 export type {
   DefaultImage,

@@ -25,6 +25,12 @@ export interface TestbedConfig {
   warm: boolean;
   /** Engines on this and other machines to provision on (`TESTBED_HOSTS`); undefined means only the local defaults. */
   hosts: HostEntry[] | undefined;
+  /** Warm templates kept across runs, one directory per template. */
+  templateDir: string;
+  /** `testbed gc` keeps the templates within this many MiB, least recently used removed first. */
+  templateMaxMiB: number;
+  /** `testbed gc` removes templates unused for this many days. */
+  templateMaxAgeDays: number;
 }
 
 /** Environment variable names read by `loadConfig`, each with its older alias if any. */
@@ -38,6 +44,9 @@ export const CONFIG_VARIABLES = {
   maxBoots: ['TESTBED_MAX_BOOTS'],
   warm: ['TESTBED_WARM'],
   hosts: ['TESTBED_HOSTS'],
+  templateDir: ['TESTBED_TEMPLATE_DIR'],
+  templateMaxMiB: ['TESTBED_TEMPLATE_MAX_MIB'],
+  templateMaxAgeDays: ['TESTBED_TEMPLATE_MAX_AGE_DAYS'],
 } as const satisfies Record<keyof TestbedConfig, readonly string[]>;
 
 /** Where testbed keeps caches: root uses /var, because libvirt's qemu user cannot enter /root. */
@@ -108,6 +117,9 @@ const fields = {
     )
     .transform((s) => s === '1' || s === 'true'),
   hosts: hostsVariableSchema,
+  templateDir: directory,
+  templateMaxMiB: integer(1, 16 * 1024 * 1024, 'a size in MiB'),
+  templateMaxAgeDays: integer(1, 3650, 'a number of days'),
 };
 
 /**
@@ -131,6 +143,9 @@ export function loadConfig(
     maxBoots: undefined,
     warm: '1',
     hosts: undefined,
+    templateDir: join(cacheRoot, 'templates'),
+    templateMaxMiB: '8192',
+    templateMaxAgeDays: '14',
   };
   const problems: ValidationProblem[] = [];
   const config: Record<string, unknown> = {};

@@ -278,6 +278,8 @@ export interface MachineSnapshot {
   readonly id: string;
   /** True when restores continue from saved memory (`WarmSnapshot`) rather than booting. */
   readonly warm?: boolean;
+  /** A warm template's origin: made for this call, or found in the provider's template store. */
+  readonly origin?: 'made' | 'store';
   /** Starts a new machine from the saved state. */
   restore(options?: RestoreOptions): Promise<Machine>;
   /** Removes the saved state; idempotent. */
@@ -369,6 +371,18 @@ export interface VmProvisioner {
   attach(descriptor: MachineDescriptor): Promise<Machine>;
   /** Creates an isolated network segment (`NetworkOverlay`). */
   createNetwork?(options?: NetworkOptions): Promise<MachineNetwork>;
+  /**
+   * A warm template of `spec` (without per-test members) from the provider's persistent store:
+   * made once per host and content for every process and run, found there afterwards. Providers
+   * without one leave it out, and the harness snapshots a machine of its own.
+   */
+  warmTemplate?(spec: MachineSpec, options?: WarmTemplateOptions): Promise<MachineSnapshot>;
+}
+
+/** Options of `VmProvisioner.warmTemplate`. */
+export interface WarmTemplateOptions {
+  /** Told once why a stored template was not used (made for another host, unreadable, failed to restore). */
+  onNote?: (message: string) => void;
 }
 
 /** Options a registry passes to `createProvisioner`. */

@@ -73,6 +73,7 @@ export class MachineSource {
   readonly #pool: ProvisionerPool;
   readonly #attached = new Map<string, Promise<Machine>>();
   readonly #destroying = new DestroyQueue();
+  readonly #noted = new Set<string>();
 
   /**
    * `templates`: where warm templates are kept; default, this source's own. `placement`: what was
@@ -252,7 +253,8 @@ export class MachineSource {
     const start = {
       start: saved.warm ? 'warm' : 'cold',
       template: label,
-      templateCreated: created,
+      // Made by this request: not found in the store, nor made by another process meanwhile.
+      templateCreated: created && saved.origin !== 'store',
     } as const;
     return { machine, start };
   }
@@ -323,10 +325,24 @@ export class MachineSource {
   }
 
   /**
-   * Boots a template machine, saves its running state and removes it: the snapshot is what tests
-   * restore. Not bound to any test's signal, since every test of the key waits for it.
+   * The warm template of `spec`: from the provider's template store where it keeps one (made
+   * there once for every process and run), else a template machine of this process's own, booted,
+   * saved and removed. Not bound to any test's signal, since every test of the key waits for it.
    */
   async #makeTemplate(providerId: string, spec: MachineSpec): Promise<MachineSnapshot> {
+    const provisioner = await this.#pool.get(providerId);
+    if (provisioner.warmTemplate) {
+      this.#assertOwnerAlive();
+      const release = this.placement.place(providerId, demandOf(spec));
+      try {
+        return await provisioner.warmTemplate(spec, { onNote: (m) => this.#note(m) });
+      } catch (error) {
+        this.#noteDown(providerId, error);
+        throw error;
+      } finally {
+        release();
+      }
+    }
     const machine = await this.provision(providerId, { ...spec, name: 'template' });
     try {
       if (!machine.snapshot) {
@@ -338,6 +354,13 @@ export class MachineSource {
     } finally {
       await destroyQuietly(machine);
     }
+  }
+
+  /** Says a fallback once per process (a stored template remade): on stderr, as Vitest shows a worker's. */
+  #note(message: string): void {
+    if (this.#noted.has(message)) return;
+    this.#noted.add(message);
+    console.warn(message);
   }
 
   #assertOwnerAlive(): void {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
@@ -56,7 +56,11 @@ describe('warm templates for test-scoped machines, run as a user runs them', () 
   it.skipIf(!libvirt && !process.env.CI)(
     'restores tiny VMs of libvirt from a memory snapshot, each test on a machine of its own, and leaves nothing',
     async () => {
-      const run = await runVitest(fixture, [], {}, 240_000);
+      // A store of its own: the run must make its template, not find one from an earlier run.
+      const templateDir = mkdtempSync(join(config.stateDir, '..', 'templates-test-'));
+      chmodSync(templateDir, 0o755);
+      const run = await runVitest(fixture, [], { TESTBED_TEMPLATE_DIR: templateDir }, 240_000);
+      rmSync(templateDir, { recursive: true, force: true });
       expectWarmRun(run, 'libvirt');
       const runId = /testbed: run ([a-z0-9]{8})/.exec(run.output)?.[1] ?? '';
       expect(runId).not.toBe('');

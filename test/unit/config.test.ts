@@ -15,6 +15,9 @@ describe('loadConfig', () => {
       timeoutMs: 5000,
       maxBoots: undefined,
       warm: true,
+      templateDir: '/home/ada/.cache/testbed/templates',
+      templateMaxMiB: 8192,
+      templateMaxAgeDays: 14,
     });
   });
 
@@ -55,6 +58,9 @@ describe('loadConfig', () => {
         TESTBED_PROVIDERS: 'docker, libvirt',
         TESTBED_TIMEOUT_MS: '1500',
         TESTBED_WARM: '0',
+        TESTBED_TEMPLATE_DIR: '/srv/templates',
+        TESTBED_TEMPLATE_MAX_MIB: '2048',
+        TESTBED_TEMPLATE_MAX_AGE_DAYS: '3',
       },
       1000,
     );
@@ -66,7 +72,13 @@ describe('loadConfig', () => {
       providers: ['docker', 'libvirt'],
       timeoutMs: 1500,
       warm: false,
+      templateDir: '/srv/templates',
+      templateMaxMiB: 2048,
+      templateMaxAgeDays: 3,
     });
+    expect(() => loadConfig({ TESTBED_TEMPLATE_MAX_MIB: '8G' }, 1000)).toThrow(
+      /TESTBED_TEMPLATE_MAX_MIB: must be a size in MiB, a whole number \(got "8G"\)/,
+    );
   });
 
   it('reads TESTBED_WARM as a switch and names a bad value', () => {

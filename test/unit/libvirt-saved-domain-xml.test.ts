@@ -10,6 +10,7 @@ const target = {
   keepUuid: false,
   disk: '/state/run00002/new/disk-0.qcow2',
   serialLog: '/state/run00002/new/serial.log',
+  seed: '/templates/abc/seed.iso',
   netdev: 'user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40001-:22',
   metadata: {
     runId: 'run00002',
@@ -20,7 +21,7 @@ const target = {
 };
 
 describe('retargetSavedDomainXml', () => {
-  it('changes name, UUID, system disk, logs, ports and metadata, and nothing the guest sees', () => {
+  it('changes name, UUID, system disk, seed, logs, ports and metadata, and nothing the guest sees', () => {
     const xml = retargetSavedDomainXml(saved, target);
     expect(xml).toContain('<name>testbed-run00002-new-xyz789</name>');
     expect(xml).not.toContain('<uuid>');
@@ -28,8 +29,10 @@ describe('retargetSavedDomainXml', () => {
     expect(xml.match(/\/state\/run00002\/new\/serial\.log/g)).toHaveLength(2);
     expect(xml).toContain('hostfwd=tcp:127.0.0.1:40001-:22');
     expect(xml).not.toContain('35361');
-    // The seed and every device address stay as saved.
-    expect(xml).toContain('/var/cache/testbed/runs/run00001/testbed-run00001-abc123/seed.iso');
+    // The seed is the template's own copy (a stored template outlives the run that made it).
+    expect(xml).toContain('file="/templates/abc/seed.iso"');
+    expect(xml).not.toContain('/var/cache/testbed/runs/run00001/testbed-run00001-abc123/seed.iso');
+    // Every device address stays as saved.
     for (const slot of ['0x02', '0x03', '0x01']) expect(xml).toContain(`slot="${slot}"`);
     expect(xml).toContain('virtio-net-pci,netdev=n0,bus=pci.0,addr=0x10');
     expect(readTestbedMetadata(xml)).toMatchObject({

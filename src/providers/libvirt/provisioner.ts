@@ -24,6 +24,7 @@ import type {
   SnapshotOptions,
   VmProvisioner,
   WaitStrategy,
+  WarmTemplateOptions,
 } from '../../core/provider.js';
 import type { RunCommand } from '../../core/run-command.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
@@ -56,6 +57,7 @@ import { LibvirtPowerControl } from './power-control.js';
 import { createOverlay, hasBootSector, virtualSizeOf } from './qemu-img.js';
 import { createReadableFile } from './readable-file.js';
 import { ensureRunDirectory } from './run-directory.js';
+import { StoredTemplates } from './stored-templates.js';
 import { teardownDomain } from './teardown.js';
 import type { Virsh } from './virsh.js';
 import { parseVmSpec } from './vm-spec.js';
@@ -167,6 +169,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
   readonly #slots: BootSlots;
   readonly #bootable = new Set<string>();
   readonly #warm: WarmSnapshots;
+  readonly #stored: StoredTemplates;
   /** Pause, resume, reboot, crash and start of this provisioner's machines. */
   readonly power: LibvirtPowerControl;
 
@@ -184,6 +187,31 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       lifecycle: this,
       choosePort: options.choosePort ?? findFreePort,
     });
+    this.#stored = new StoredTemplates({
+      config: options.config,
+      runDir: this.#runDir,
+      virsh: options.virsh,
+      warm: this.#warm,
+      provision: (spec) => this.provision(spec),
+      resolveImage: (nameOrPath) => this.#resolveImage(nameOrPath),
+      accelerator: (kernel) => options.accelerator(kernel),
+    });
+  }
+
+  /** A warm template from the host's template store (see `StoredTemplates`), made there if missing. */
+  async warmTemplate(
+    spec: MachineSpec,
+    options: WarmTemplateOptions = {},
+  ): Promise<MachineSnapshot> {
+    const stored = await this.#stored.get(spec, options);
+    if (stored) return stored;
+    // Values only identity tells apart cannot key a stored template: one of this process's own.
+    const machine = (await this.provision({ ...spec, name: 'template' })) as LibvirtMachine;
+    try {
+      return await this.#warm.take(machine, {});
+    } finally {
+      await machine.destroy().catch(() => {});
+    }
   }
 
   /** Creates a VM from `spec` and resolves once SSH answers; on any failure nothing is left. */

@@ -19,6 +19,8 @@ export interface SavedDomainTarget {
   disk: string;
   /** File the serial console is written to. */
   serialLog: string;
+  /** The NoCloud seed (`vdb`) the guest read at boot: a stored template keeps its own copy. */
+  seed: string;
   /** The user-mode `-netdev` value, with this machine's forwarded ports. */
   netdev: string;
   /** The reaper's record, naming this machine's run and files. */
@@ -84,6 +86,12 @@ export function retargetSavedDomainXml(xml: string, target: SavedDomainTarget): 
   required(child(system, 'source'), 'system disk source').att('file', target.disk);
   // The chain below the new overlay is probed anew: the saved one named the old overlay.
   child(system, 'backingStore')?.remove();
+  const seed = devices.find(
+    (node) => node.node.nodeName === 'disk' && attribute(node, 'target', 'dev') === 'vdb',
+    false,
+    false,
+  );
+  if (seed) required(child(seed, 'source'), 'seed disk source').att('file', target.seed);
   for (const log of ['serial', 'console']) {
     const device = devices.find((node) => node.node.nodeName === log, false, false);
     if (device) required(child(device, 'source'), `${log} source`).att('path', target.serialLog);

@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, chmod, copyFile, mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import {
+  access,
+  appendFile,
+  chmod,
+  copyFile,
+  mkdir,
+  readFile,
+  rename,
+  rm,
+  statfs,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TestbedConfig } from '../../core/config.js';
 import {
@@ -47,6 +58,10 @@ export interface WarmSnapshotDeps {
 }
 
 const RESTORE_TIMEOUT_MS = 60_000;
+/** A stored template's files: memory, the disk it ran on, and its state. */
+const SAVE_FILE = 'memory.save';
+const TEMPLATE_DISK = 'disk.qcow2';
+const STATE_FILE = 'state.json';
 const SAVE_TIMEOUT_MS = 120_000;
 /** Beyond the guest's memory, room for device state and the header. */
 const SAVE_MARGIN_BYTES = 64 * 1024 ** 2;
@@ -89,7 +104,6 @@ function netdevOf(state: LibvirtMachineState, config: TestbedConfig): string {
   });
 }
 
-/** A locally administered, unicast MAC in QEMU's range, so restores on one segment never clash. */
 /**
  * Puts a machine that continued from saved memory right: its clock (behind by the time since the
  * save), its RNG pool (else every restore draws the same numbers) and, if asked, its hostname.
@@ -165,7 +179,7 @@ export class WarmSnapshots {
     const dir = join(runDir, id);
     await ensureRunDirectory(runDir, run);
     await mkdir(dir, { mode: 0o755 });
-    const saveFile = join(dir, 'memory.save');
+    const saveFile = join(dir, SAVE_FILE);
     let image: SaveImage;
     try {
       const needed = source.state.memoryMiB * 1024 ** 2 + SAVE_MARGIN_BYTES;
@@ -205,7 +219,7 @@ export class WarmSnapshots {
             new SnapshotGoneError(id, `restore from ${source.name}'s snapshot`),
           );
         }
-        return this.#restore(template, saveFile, image, restoreOptions);
+        return this.#restore(template, saveFile, image, restoreOptions, false);
       },
       destroy: () => {
         gone = true;
@@ -259,6 +273,7 @@ export class WarmSnapshots {
       keepUuid: target.keepUuid,
       disk: state.disk,
       serialLog: state.serialLog,
+      seed,
       netdev: netdevOf(state, this.deps.config),
       metadata: metadataOf(state, this.deps.run, seed),
     });
@@ -273,11 +288,76 @@ export class WarmSnapshots {
     }
   }
 
+  /**
+   * Saves `source` into `dir` for the template store and leaves it stopped: the memory, the disk
+   * it ran on (moved there, read-only), its seed and console, and its state as `state.json`.
+   */
+  async saveTemplate(source: LibvirtMachine, dir: string, signal?: AbortSignal): Promise<void> {
+    const withSignal = signal ? { signal } : {};
+    await source.exec('sync', { timeoutMs: 30_000, ...withSignal });
+    const saveFile = join(dir, SAVE_FILE);
+    await checkFreeSpace(
+      dir,
+      source.state.memoryMiB * 1024 ** 2 + SAVE_MARGIN_BYTES,
+      `save the memory of ${source.name}`,
+    );
+    source.session.disconnect();
+    await createReadableFile(saveFile);
+    try {
+      await this.deps.virsh.call(['save', source.name, saveFile, '--running'], {
+        timeoutMs: SAVE_TIMEOUT_MS,
+        ...withSignal,
+      });
+    } catch (error) {
+      throw this.#explain(error, `Saving ${source.name} as a template`, signal);
+    }
+    await readSaveImage(saveFile);
+    const disk = join(dir, TEMPLATE_DISK);
+    // The domain is gone with the save: nothing writes this layer any more, and nothing may.
+    await rename(source.state.disk, disk);
+    await chmod(disk, 0o444);
+    await copyFile(join(source.state.dir, 'seed.iso'), join(dir, 'seed.iso'));
+    await copyFile(source.state.serialLog, join(dir, CONSOLE_LOG)).catch(() =>
+      writeFile(join(dir, CONSOLE_LOG), ''),
+    );
+    const { dir: _dir, disk: _disk, serialLog: _log, ...kept } = source.state;
+    await writeFile(join(dir, STATE_FILE), JSON.stringify(kept));
+  }
+
+  /** A snapshot restoring from a stored template's directory (see `saveTemplate`); it is never removed. */
+  async loadTemplate(dir: string): Promise<MachineSnapshot> {
+    const saveFile = join(dir, SAVE_FILE);
+    const kept = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as Omit<
+      LibvirtMachineState,
+      'dir' | 'disk' | 'serialLog'
+    >;
+    const template: LibvirtMachineState = {
+      ...kept,
+      dir,
+      disk: join(dir, TEMPLATE_DISK),
+      serialLog: join(dir, CONSOLE_LOG),
+    };
+    await access(template.disk);
+    const image = await readSaveImage(saveFile);
+    return {
+      id: basename(dir),
+      warm: true,
+      restore: (options: RestoreOptions = {}) =>
+        this.#restore(template, saveFile, image, options, true),
+      destroy: async () => {},
+    };
+  }
+
+  /**
+   * A new machine from a saved template. `stored`: the template is in the store, which outlives
+   * the run, so its directory is no dependency of the machine (nothing may remove it).
+   */
   async #restore(
     template: LibvirtMachineState,
     saveFile: string,
     image: SaveImage,
     options: RestoreOptions,
+    stored: boolean,
   ): Promise<LibvirtMachine> {
     const { run, runDir, leases, virsh, choosePort } = this.deps;
     const parsed = parseVmSpec({
@@ -319,7 +399,7 @@ export class WarmSnapshots {
         hostname: parsed.hostname ?? `tb-${id}`,
         dir,
         disk,
-        dependencies: [template.dir, ...template.dependencies],
+        dependencies: stored ? template.dependencies : [template.dir, ...template.dependencies],
         networks: parsed.networks.map((n) => n.network.name),
         serialLog: join(dir, 'serial.log'),
         ssh: { ...template.ssh, privateKeyPath: keys.privateKeyPath, port: 0 },

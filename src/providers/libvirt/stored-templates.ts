@@ -1,0 +1,204 @@
+import { realpath, stat, statfs } from 'node:fs/promises';
+import type { TestbedConfig } from '../../core/config.js';
+import { AbortedError, NoSpaceError, TimeoutError } from '../../core/errors.js';
+import type {
+  Machine,
+  MachineSnapshot,
+  MachineSpec,
+  RestoreOptions,
+  WarmTemplateOptions,
+} from '../../core/provider.js';
+import {
+  type TemplateFingerprint,
+  type TemplateOrigin,
+  TemplateStore,
+  templateKey,
+} from '../../images/template-store.js';
+import type { AcceleratorChoice } from './accelerator-probe.js';
+import type { LibvirtMachine } from './libvirt-machine.js';
+import { DEFAULT_EMULATOR, readCpuinfo, templateFingerprint } from './template-fingerprint.js';
+import type { Virsh } from './virsh.js';
+import { parseVmSpec } from './vm-spec.js';
+import type { WarmSnapshots } from './warm-snapshots.js';
+
+/** The files of a base image that a template's key covers. */
+interface TemplateImage {
+  base: string;
+  kernel?: string | undefined;
+  initrd?: string | undefined;
+}
+
+/** What stored templates need from their provisioner. */
+export interface StoredTemplatesDeps {
+  config: TestbedConfig;
+  /** The run's directory: new entries are staged there, so a killed run leaves no half entry. */
+  runDir: string;
+  virsh: Virsh;
+  warm: WarmSnapshots;
+  /** Boots the template machine (a cold provision). */
+  provision: (spec: MachineSpec) => Promise<Machine>;
+  resolveImage: (nameOrPath: string) => Promise<TemplateImage>;
+  accelerator: (kernel: string | undefined) => Promise<AcceleratorChoice>;
+}
+
+/** Beyond the guest's memory and disk writes, room for device state and the copy's header. */
+const ENTRY_MARGIN_BYTES = 128 * 1024 ** 2;
+
+/**
+ * A stable text of a template spec's plain data, or undefined if it holds something that only
+ * identity tells apart (a function, a class instance): such a template is not stored.
+ */
+export function describeSpec(value: unknown): string | undefined {
+  if (value === undefined) return 'undefined';
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
+    return JSON.stringify(value);
+  }
+  if (value instanceof RegExp) return `/${value.source}/${value.flags}`;
+  if (typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    const items = value.map(describeSpec);
+    return items.includes(undefined) ? undefined : `[${items.join(',')}]`;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (v === undefined) continue;
+    const text = describeSpec(v);
+    if (text === undefined) return undefined;
+    parts.push(`${JSON.stringify(k)}:${text}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** A file's identity for a key: where it is, its size and last change (an image rebuilt in place changes them). */
+async function fileIdentity(path: string | undefined): Promise<string | undefined> {
+  if (!path) return undefined;
+  const real = await realpath(path);
+  const info = await stat(real);
+  return `${real} ${info.size} ${Math.trunc(info.mtimeMs)}`;
+}
+
+function imageProblem(error: unknown): boolean {
+  return !(
+    error instanceof AbortedError ||
+    error instanceof TimeoutError ||
+    error instanceof NoSpaceError
+  );
+}
+
+/**
+ * libvirt's warm templates kept in the host's template store (`config.templateDir`): one per
+ * (libvirt URI, image files, template spec), made once by whichever process asks first and
+ * restored by every process and run after it, while the host's fingerprint still matches.
+ */
+export class StoredTemplates {
+  readonly #store: TemplateStore;
+  readonly #fingerprints = new Map<string, Promise<TemplateFingerprint>>();
+
+  constructor(private readonly deps: StoredTemplatesDeps) {
+    this.#store = new TemplateStore(deps.config.templateDir, deps.runDir);
+  }
+
+  /**
+   * The template of `spec`: from the store, else made there. A stored template that fails to
+   * restore (a corrupt or foreign save image) is removed and made again, once, and said so.
+   * Undefined when the spec holds values that cannot be keyed by content.
+   */
+  async get(
+    spec: MachineSpec,
+    options: WarmTemplateOptions = {},
+  ): Promise<MachineSnapshot | undefined> {
+    const described = describeSpec(spec);
+    if (described === undefined) return undefined;
+    const parsed = parseVmSpec(spec);
+    const image = await this.deps.resolveImage(parsed.image);
+    const kernel = parsed.kernel ?? image.kernel;
+    const initrd = parsed.initrd ?? image.initrd;
+    const { accelerator } = await this.deps.accelerator(kernel);
+    const fingerprint = await this.#fingerprint(accelerator);
+    const key = templateKey({
+      provider: 'libvirt',
+      uri: this.deps.config.libvirtUri,
+      image: [
+        await fileIdentity(image.base),
+        await fileIdentity(kernel),
+        await fileIdentity(initrd),
+      ],
+      spec: described,
+    });
+    const label = `libvirt ${parsed.image}`;
+    const needed = parsed.memoryMiB * 1024 ** 2 + ENTRY_MARGIN_BYTES;
+    const open = () =>
+      this.#store.open<MachineSnapshot>({
+        key,
+        fingerprint,
+        label,
+        providerId: 'libvirt',
+        ...(options.onNote ? { onNote: options.onNote, onWait: options.onNote } : {}),
+        make: async (dir) => {
+          await checkFreeSpace(this.deps.config.templateDir, needed, `store the template ${label}`);
+          const machine = (await this.deps.provision({
+            ...spec,
+            name: 'template',
+          })) as LibvirtMachine;
+          try {
+            await this.deps.warm.saveTemplate(machine, dir);
+          } finally {
+            await machine.destroy().catch(() => {});
+          }
+        },
+        load: (dir) => this.deps.warm.loadTemplate(dir),
+      });
+    let current: { value: MachineSnapshot; origin: TemplateOrigin } = await open();
+    let reopening: Promise<void> | undefined;
+    const store = this.#store;
+    return {
+      id: key,
+      warm: true,
+      origin: current.origin,
+      async restore(restoreOptions: RestoreOptions = {}): Promise<Machine> {
+        const used = current;
+        try {
+          return await used.value.restore(restoreOptions);
+        } catch (error) {
+          if (!imageProblem(error) || used.origin === 'made') throw error;
+          reopening ??= (async () => {
+            options.onNote?.(
+              `testbed: warm template ${label} from the store did not restore (${(error as Error).message.split('\n')[0]}); making a new one`,
+            );
+            const meta = await store.meta(key);
+            if (meta) await store.invalidate(key, meta.createdAt);
+            current = await open();
+          })();
+          await reopening;
+          return current.value.restore(restoreOptions);
+        }
+      },
+      destroy: async () => {},
+    };
+  }
+
+  #fingerprint(accelerator: AcceleratorChoice['accelerator']): Promise<TemplateFingerprint> {
+    let found = this.#fingerprints.get(accelerator);
+    if (!found) {
+      found = (async () =>
+        templateFingerprint({
+          virshVersion: (await this.deps.virsh.call(['version'])).stdout,
+          accelerator,
+          emulator: DEFAULT_EMULATOR,
+          cpuinfo: await readCpuinfo(),
+        }))();
+      found.catch(() => this.#fingerprints.delete(accelerator));
+      this.#fingerprints.set(accelerator, found);
+    }
+    return found;
+  }
+}
+
+async function checkFreeSpace(dir: string, neededBytes: number, operation: string): Promise<void> {
+  const stats = await statfs(dir).catch(() => undefined);
+  if (!stats) return;
+  const freeBytes = stats.bavail * stats.bsize;
+  if (freeBytes < neededBytes) throw new NoSpaceError(dir, neededBytes, freeBytes, operation);
+}
