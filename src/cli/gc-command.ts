@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
 import { loadConfig } from '../core/config.js';
+import type { TemplatePruneDecision } from '../images/template-store.js';
 import { parseDuration } from '../reaper/duration.js';
 import type { SweepReport } from '../reaper/sweep-dead-runs.js';
 import {
@@ -10,6 +11,22 @@ import {
   reportBackendProblems,
 } from './ls-command.js';
 import type { CliIo } from './main.js';
+
+/** The text for the warm templates `testbed gc` removed (or would remove); kept ones are not listed. */
+export function renderTemplatePrune(
+  decisions: readonly TemplatePruneDecision[],
+  dryRun: boolean,
+): string {
+  const removed = decisions.filter((d) => d.remove);
+  if (removed.length === 0) return '';
+  const verb = dryRun ? 'would remove' : 'remove';
+  const mib = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)} MiB`;
+  const lines = removed.map(
+    (d) =>
+      `${verb.padEnd(12)} template ${d.entry.label} (${d.entry.key.slice(0, 16)}, ${mib(d.entry.bytes)}): ${d.reason}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
 
 /** The text `testbed gc` prints: each run's decision, then what was (or would be) removed. */
 export function renderGcText(report: SweepReport): string {
@@ -36,7 +53,10 @@ export function renderGcText(report: SweepReport): string {
 }
 
 /** The JSON `testbed gc --json` prints. */
-export function renderGcJson(report: SweepReport): string {
+export function renderGcJson(
+  report: SweepReport,
+  templates: readonly TemplatePruneDecision[] = [],
+): string {
   const body = {
     dryRun: report.dryRun,
     complete: report.complete,
@@ -63,6 +83,14 @@ export function renderGcJson(report: SweepReport): string {
       status,
       reason: reason ?? null,
     })),
+    templates: templates.map(({ entry, remove, reason }) => ({
+      key: entry.key,
+      label: entry.label,
+      bytes: entry.bytes,
+      lastUsedAt: entry.lastUsedAt,
+      remove,
+      reason,
+    })),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
 }
@@ -85,12 +113,23 @@ export function registerGcCommand(
       'Also remove runs whose owner is still alive when older than this (e.g. 1h, 30m, 2d)',
     )
     .option('--kept', 'Also remove runs whose artifacts were kept for inspection (keepOnFailure)')
+    .option(
+      '--templates',
+      'Also remove every warm template not used in the last 10 minutes (by default only those past TESTBED_TEMPLATE_MAX_AGE_DAYS, then the least recently used beyond TESTBED_TEMPLATE_MAX_MIB)',
+    )
     .option('--json', 'Print the decisions and removals as JSON')
     .example('testbed gc --dry-run')
     .example('testbed gc --kept')
     .example('testbed gc --older-than 1h')
+    .example('testbed gc --templates')
     .action(
-      (options: { dryRun?: boolean; olderThan?: unknown; kept?: boolean; json?: boolean }) => {
+      (options: {
+        dryRun?: boolean;
+        olderThan?: unknown;
+        kept?: boolean;
+        templates?: boolean;
+        json?: boolean;
+      }) => {
         run(async () => {
           const olderThanMs =
             options.olderThan === undefined ? undefined : parseDuration(String(options.olderThan));
@@ -102,7 +141,17 @@ export function registerGcCommand(
             providerIds: config.providers,
           });
           if (!report.dryRun) await deps.pruneLogs(config.stateDir);
-          io.stdout(options.json ? renderGcJson(report) : renderGcText(report));
+          const templates = await deps.pruneTemplates(config.templateDir, {
+            maxAgeMs: config.templateMaxAgeDays * 86_400_000,
+            maxBytes: config.templateMaxMiB * 1024 ** 2,
+            all: options.templates ?? false,
+            dryRun: report.dryRun,
+          });
+          io.stdout(
+            options.json
+              ? renderGcJson(report, templates)
+              : renderGcText(report) + renderTemplatePrune(templates, report.dryRun),
+          );
           const unlisted = reportBackendProblems('gc', report, io);
           const left = report.removals.flatMap((r) =>
             r.failed.map(

@@ -1,9 +1,11 @@
 import type { CAC } from 'cac';
+import { loadConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { ensureImage } from '../images/ensure-image.js';
 import { builtInRecipes } from '../images/image-recipes.js';
 import { type CachedImage, listImages } from '../images/list-images.js';
 import { removeImage } from '../images/remove-image.js';
+import { listTemplates, type TemplateEntry } from '../images/template-store.js';
 import type { CliIo } from './main.js';
 
 const ACTIONS = ['build', 'ls', 'rm'] as const;
@@ -14,24 +16,47 @@ function formatSize(bytes: number): string {
     : `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
-function renderImages(images: readonly CachedImage[]): string {
-  if (images.length === 0) return 'No images are cached. Build one: testbed images build\n';
-  const rows = images.map((i) => [
-    i.current ? `${i.name} *` : i.name,
-    i.kind,
-    i.key,
-    formatSize(i.sizeBytes),
-    i.builtAt.slice(0, 19).replace('T', ' '),
-    i.location,
-  ]);
-  const header = ['NAME', 'KIND', 'KEY', 'SIZE', 'BUILT', 'LOCATION'];
+/** Rows under a header, each column as wide as its widest cell. */
+function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]) =>
     cells
       .map((cell, c) => cell.padEnd(widths[c] ?? 0))
       .join('  ')
       .trimEnd();
-  return `${[header, ...rows].map(line).join('\n')}\n(* = the build in use)\n`;
+  return `${[header, ...rows].map(line).join('\n')}\n`;
+}
+
+const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+
+function renderImages(images: readonly CachedImage[], templates: readonly TemplateEntry[]): string {
+  const out: string[] = [];
+  if (images.length === 0) out.push('No images are cached. Build one: testbed images build\n');
+  else {
+    const rows = images.map((i) => [
+      i.current ? `${i.name} *` : i.name,
+      i.kind,
+      i.key,
+      formatSize(i.sizeBytes),
+      i.builtAt.slice(0, 19).replace('T', ' '),
+      i.location,
+    ]);
+    out.push(table(['NAME', 'KIND', 'KEY', 'SIZE', 'BUILT', 'LOCATION'], rows));
+    out.push('(* = the build in use)\n');
+  }
+  if (templates.length > 0) {
+    const rows = templates.map((t) => [
+      t.label,
+      t.key.slice(0, 16),
+      formatSize(t.bytes),
+      when(t.lastUsedAt),
+      when(t.createdAt),
+      `${t.fingerprint.versions ?? '?'}, ${t.fingerprint.accelerator ?? '?'}`,
+    ]);
+    out.push('\nWarm templates (kept across runs; `testbed gc` prunes them):\n');
+    out.push(table(['TEMPLATE', 'KEY', 'SIZE', 'LAST USED', 'MADE', 'FOR'], rows));
+  }
+  return out.join('');
 }
 
 /** Options of `testbed images`. */
@@ -64,7 +89,14 @@ async function runImagesAction(
   } else if (action === 'ls') {
     const { images, problems } = await listImages();
     const shown = name ? images.filter((i) => i.name === name) : images;
-    io.stdout(options.json ? `${JSON.stringify(shown, null, 2)}\n` : renderImages(shown));
+    const templates = (await listTemplates(loadConfig().templateDir)).filter(
+      (t) => !name || t.label.endsWith(` ${name}`),
+    );
+    io.stdout(
+      options.json
+        ? `${JSON.stringify({ images: shown, templates }, null, 2)}\n`
+        : renderImages(shown, templates),
+    );
     for (const problem of problems) io.stderr(`testbed: ${problem}\n`);
     if (problems.length > 0) return 1;
   } else {
@@ -103,7 +135,8 @@ export function registerImagesCommand(
 
 Actions:
   build [name]    Build an image (default: all) from its recipe, or reuse the cached build
-  ls [name]       List cached builds with kind, key, size and location
+  ls [name]       List cached builds with kind, key, size and location, and the warm
+                  templates kept across runs with size and last use
   rm <name>       Remove every cached build of an image
 
 Images:

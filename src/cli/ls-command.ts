@@ -1,5 +1,10 @@
 import type { CAC } from 'cac';
 import { loadConfig } from '../core/config.js';
+import {
+  type PruneTemplatesOptions,
+  pruneTemplates,
+  type TemplatePruneDecision,
+} from '../images/template-store.js';
 import { formatDuration } from '../reaper/duration.js';
 import type { RunGroup } from '../reaper/group-by-run.js';
 import type { BackendListing } from '../reaper/list-all-resources.js';
@@ -15,6 +20,8 @@ export interface ReaperCommandDeps {
   env: NodeJS.ProcessEnv;
   /** Removes old watchdog logs under the state dir (`gc` only). */
   pruneLogs: (stateDir: string) => Promise<unknown>;
+  /** Prunes the warm templates kept across runs (`gc` only). */
+  pruneTemplates: (dir: string, options: PruneTemplatesOptions) => Promise<TemplatePruneDecision[]>;
 }
 
 /** The real dependencies. */
@@ -22,6 +29,7 @@ export const defaultReaperDeps: ReaperCommandDeps = {
   sweep: sweepDeadRuns,
   env: process.env,
   pruneLogs: pruneWatchdogLogs,
+  pruneTemplates,
 };
 
 /** One run as `testbed ls --json` prints it. */

@@ -4,6 +4,7 @@ import { registerGcCommand } from '../../src/cli/gc-command.js';
 import { registerLsCommand } from '../../src/cli/ls-command.js';
 import { main } from '../../src/cli/main.js';
 import type { OwnedResource } from '../../src/core/provider.js';
+import type { PruneTemplatesOptions } from '../../src/images/template-store.js';
 import { groupByRun } from '../../src/reaper/group-by-run.js';
 import { planGc } from '../../src/reaper/plan-gc.js';
 import type { SweepOptions, SweepReport } from '../../src/reaper/sweep-dead-runs.js';
@@ -76,16 +77,39 @@ async function runCli(argv: string[], sweep = fakeSweep(), env: NodeJS.ProcessEn
   const cli = cac('testbed');
   const pruned: string[] = [];
   const pruneLogs = async (dir: string) => pruned.push(dir);
+  const templateCalls: { dir: string; options: PruneTemplatesOptions }[] = [];
+  const pruneTemplates = async (dir: string, options: PruneTemplatesOptions) => {
+    templateCalls.push({ dir, options });
+    const entry = {
+      key: '0123456789abcdef0123',
+      label: 'libvirt tiny-vm',
+      providerId: 'libvirt',
+      createdAt: 0,
+      lastUsedAt: 0,
+      fingerprint: {},
+      bytes: 100 * 1024 ** 2,
+      dir: `${dir}/0123456789abcdef0123`,
+    };
+    return [{ entry, remove: true, reason: 'unused past the age limit' }];
+  };
   let pending: Promise<number> | undefined;
   const run = (work: () => Promise<number>) => {
     pending = work();
   };
-  registerLsCommand(cli, io, run, { sweep: sweep.sweep, env, pruneLogs });
-  registerGcCommand(cli, io, run, { sweep: sweep.sweep, env, pruneLogs });
+  const deps = { sweep: sweep.sweep, env, pruneLogs, pruneTemplates };
+  registerLsCommand(cli, io, run, deps);
+  registerGcCommand(cli, io, run, deps);
   cli.parse(['node', 'testbed', ...argv], { run: false });
   await cli.runMatchedCommand();
   const code = await pending;
-  return { code, stdout: out.join(''), stderr: err.join(''), calls: sweep.calls, pruned };
+  return {
+    code,
+    stdout: out.join(''),
+    stderr: err.join(''),
+    calls: sweep.calls,
+    pruned,
+    templateCalls,
+  };
 }
 
 describe('testbed ls', () => {
@@ -127,6 +151,36 @@ describe('testbed ls', () => {
 });
 
 describe('testbed gc', () => {
+  it('prunes warm templates by the configured limits, all unused ones with --templates', async () => {
+    const env = {
+      TESTBED_TEMPLATE_DIR: '/srv/templates',
+      TESTBED_TEMPLATE_MAX_MIB: '512',
+      TESTBED_TEMPLATE_MAX_AGE_DAYS: '2',
+    };
+    const { stdout, templateCalls } = await runCli(['gc'], fakeSweep(), env);
+    expect(templateCalls).toEqual([
+      {
+        dir: '/srv/templates',
+        options: { maxAgeMs: 2 * 86_400_000, maxBytes: 512 * 1024 ** 2, all: false, dryRun: false },
+      },
+    ]);
+    expect(stdout).toContain(
+      'remove       template libvirt tiny-vm (0123456789abcdef, 100 MiB): unused past the age limit',
+    );
+    const dry = await runCli(['gc', '--templates', '--dry-run', '--json'], fakeSweep(), env);
+    expect(dry.templateCalls[0]?.options).toMatchObject({ all: true, dryRun: true });
+    expect(JSON.parse(dry.stdout).templates).toEqual([
+      {
+        key: '0123456789abcdef0123',
+        label: 'libvirt tiny-vm',
+        bytes: 100 * 1024 ** 2,
+        lastUsedAt: 0,
+        remove: true,
+        reason: 'unused past the age limit',
+      },
+    ]);
+  });
+
   it('--dry-run says what it would remove and asks for no removal', async () => {
     const { code, stdout, calls, pruned } = await runCli(['gc', '--dry-run']);
     expect(code).toBe(0);
