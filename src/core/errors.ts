@@ -29,7 +29,8 @@ export type TestbedErrorCode =
   | 'TESTBED_INVALID_TOPOLOGY'
   | 'TESTBED_MIXED_NETWORK_UNSUPPORTED'
   | 'TESTBED_HOST_UNREACHABLE'
-  | 'TESTBED_HOST_STORAGE_DENIED';
+  | 'TESTBED_HOST_STORAGE_DENIED'
+  | 'TESTBED_PREPARE_FAILED';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -225,6 +226,21 @@ export class ImageNotFoundError extends TestbedError {
 export class ImageBuildError extends TestbedError {
   constructor(message: string, options: TestbedErrorOptions = {}) {
     super('TESTBED_IMAGE_BUILD_FAILED', message, options);
+  }
+}
+
+/** A step of a spec's `prepare` failed: the step, its command and output are named; nothing was cached. */
+export class PrepareFailedError extends TestbedError {
+  constructor(
+    /** The step, e.g. `run[1]` or `files[0]`. */
+    readonly step: string,
+    message: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super('TESTBED_PREPARE_FAILED', `prepare ${step} failed: ${message}`, {
+      fix: 'Fix the step (run it by hand in a machine of the same image to see why); the template is made again on the next run.',
+      ...options,
+    });
   }
 }
 

@@ -235,12 +235,30 @@ export interface MachineSpec {
   ports?: readonly PortSpec[];
   /** Files put in place before provision resolves (`FileTransfer`). */
   files?: readonly FileSpec[];
+  /**
+   * Steps run once on the template, before its snapshot, and cached by their content: what every
+   * machine of this spec should have installed. Runs before `files` and `waitFor`.
+   */
+  prepare?: PrepareSpec;
   /** Conditions that must hold before provision resolves (all of them), e.g. `Wait.forHttp(8080)`. */
   waitFor?: WaitStrategy | readonly WaitStrategy[];
   /** Aborts provisioning; whatever was created is removed. */
   signal?: AbortSignal;
   /** Backend-specific options, validated by the provider. */
   [backendOption: string]: unknown;
+}
+
+/**
+ * A prepare step ("a Dockerfile for machines"): files copied in, then commands run as root, in
+ * order. Its result is cached by the content of the files, the commands and `key`.
+ */
+export interface PrepareSpec {
+  /** Put in place first, as `spec.files` are; a `source`'s content is part of the cache key. */
+  files?: readonly FileSpec[];
+  /** Shell commands run as root one after another (`sh -c`); the first that fails fails the step. */
+  run?: string | readonly string[];
+  /** Mixed into the cache key: change it to rebuild what the commands fetch from elsewhere. */
+  key?: string;
 }
 
 /** Options for `Machine.clone` and `MachineSnapshot.restore`. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FileSpec, MachineNetwork, WaitStrategy } from './provider.js';
+import type { FileSpec, MachineNetwork, PrepareSpec, WaitStrategy } from './provider.js';
 
 const tcpPort = (what: string) =>
   z
@@ -89,10 +89,26 @@ export const waitForSchema = z
   .union([strategy, z.array(strategy)])
   .transform((value): WaitStrategy[] => (Array.isArray(value) ? value : [value]));
 
+/** `prepare`: files, then commands, cached by content (see `PrepareSpec`). */
+export const prepareSchema = z
+  .strictObject({
+    files: fileSpecsSchema.optional(),
+    run: z
+      .union([z.string().min(1), z.array(z.string().min(1, 'must be a shell command'))], {
+        message: 'must be a shell command or a list of them',
+      })
+      .optional(),
+    key: z.string('must be a string, e.g. the version of what the commands install').optional(),
+  })
+  .refine((p) => (p.files?.length ?? 0) > 0 || (p.run?.length ?? 0) > 0, {
+    message: 'must have files or run steps',
+  }) as z.ZodType<PrepareSpec>;
+
 /** The spec options every provider shares for deploying: validated the same way everywhere. */
 export const deploySpecShape = {
   ports: portSpecsSchema.optional(),
   files: fileSpecsSchema.optional(),
+  prepare: prepareSchema.optional(),
   waitFor: waitForSchema.optional(),
 };
 

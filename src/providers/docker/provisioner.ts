@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntimeClient, WaitStrategy } from 'testcontainers';
@@ -36,6 +37,7 @@ import type { TestcontainersModule } from './load-testcontainers.js';
 import { LogConsole } from './log-console.js';
 import { loopbackContainerClass, type StartTracker } from './loopback-container.js';
 import { LoopbackPortWaitStrategy } from './loopback-port-wait-strategy.js';
+import { preparedImage } from './prepared-image.js';
 import { type DockerSpec, parseDockerSpec } from './spec.js';
 import { putFileSpecs } from './spec-files.js';
 
@@ -124,7 +126,38 @@ export class DockerProvisioner implements VmProvisioner {
 
   /** Starts a container from `spec` (validated; every problem reported at once) and waits until it is ready. */
   async provision(spec?: MachineSpec): Promise<DockerMachine> {
-    return this.#start(parseDockerSpec(spec), undefined);
+    const parsed = parseDockerSpec(spec);
+    const { prepare, ...rest } = parsed;
+    if (!prepare) return this.#start(parsed, undefined);
+    // The steps run once per base image and content, in an image later machines start from.
+    const fallback = parsed.image ? undefined : await this.options.defaultImage();
+    const base = parsed.image ?? (fallback as DefaultImage).image;
+    const { tc, client } = this.options;
+    await ensureImagePresent(tc, client, base, 30_000, parsed.signal);
+    const image = await preparedImage(
+      {
+        docker: this.#docker,
+        lockDir: tmpdir(),
+        start: (s) => this.#start(s, undefined),
+        commit: (machine, repo, tag, labels) =>
+          withTimeout(`committing ${machine.name}`, COMMIT_TIMEOUT_MS, () =>
+            client.container.commit(client.container.getById(machine.data.containerId), {
+              repo,
+              tag,
+              pause: true,
+              changes: `LABEL ${Object.entries(labels)
+                .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
+                .join(' ')}`,
+            }),
+          ).then(() => undefined),
+      },
+      { ...parsed, prepare },
+      base,
+      parsed.signal,
+    );
+    const ownCommand = parsed.command !== undefined || parsed.entrypoint !== undefined;
+    const readyLog = parsed.readyLog ?? (ownCommand ? undefined : fallback?.readyLog);
+    return this.#start({ ...rest, image, ...(readyLog ? { readyLog } : {}) }, undefined);
   }
 
   async #start(spec: DockerSpec, cloneImage: string | undefined): Promise<DockerMachine> {

@@ -20,6 +20,7 @@ import type {
   MachineSnapshot,
   MachineSpec,
   NetworkOptions,
+  PrepareSpec,
   RestoreOptions,
   SnapshotOptions,
   VmProvisioner,
@@ -30,6 +31,7 @@ import type { RunCommand } from '../../core/run-command.js';
 import { type RunContext, shortId } from '../../core/run-context.js';
 import type { ForwardedPort } from '../../core/spec-schemas.js';
 import { applyFileSpecs } from '../../files/apply-file-specs.js';
+import { runPrepareSteps } from '../../files/prepare-steps.js';
 import type { UserData } from '../../images/cloud-user-data.js';
 import { createNoCloudSeed } from '../../images/nocloud-seed.js';
 import type { ReadySignal } from '../../images/resolve-vm-image.js';
@@ -127,6 +129,8 @@ interface BootPlan {
   userData?: UserData | undefined;
   /** Guest ports to forward; clones forward the same guest ports on new host ports. */
   ports: readonly ForwardedPort[];
+  /** Run once SSH answers, before `files` (provision only; a stored template caches the result). */
+  prepare?: PrepareSpec | undefined;
   /** Put in place once SSH answers (provision only). */
   files: readonly FileSpec[];
   /** Must hold before the machine is handed out (provision only). */
@@ -263,6 +267,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       ports: parsed.ports ?? [],
       diskGiB: parsed.diskGiB,
       outbound: parsed.outbound,
+      prepare: parsed.prepare,
       files: parsed.files ?? [],
       waitFor: parsed.waitFor ?? [],
       timeoutMs: parsed.timeoutMs,
@@ -557,6 +562,7 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
       await this.#waitUntilReady(machine, plan, bootMs - (Date.now() - started), signal);
       await slot.release();
       await configureGuestNetwork(machine, signal);
+      if (plan.prepare) await runPrepareSteps(machine, plan.prepare, signal);
       await applyFileSpecs(machine, plan.files, signal);
       if (plan.waitFor.length > 0) {
         // Not the deadline's signal: the wait's own timeout fires with what it waited for.

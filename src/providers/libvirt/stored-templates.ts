@@ -8,6 +8,7 @@ import type {
   RestoreOptions,
   WarmTemplateOptions,
 } from '../../core/provider.js';
+import { prepareDigest } from '../../files/prepare-steps.js';
 import {
   type TemplateFingerprint,
   type TemplateOrigin,
@@ -109,7 +110,9 @@ export class StoredTemplates {
     spec: MachineSpec,
     options: WarmTemplateOptions = {},
   ): Promise<MachineSnapshot | undefined> {
-    const described = describeSpec(spec);
+    // A prepare is keyed by the content it copies, not by the host paths it names.
+    const { prepare, ...plain } = spec;
+    const described = describeSpec(plain);
     if (described === undefined) return undefined;
     const parsed = parseVmSpec(spec);
     const image = await this.deps.resolveImage(parsed.image);
@@ -126,8 +129,9 @@ export class StoredTemplates {
         await fileIdentity(initrd),
       ],
       spec: described,
+      prepare: prepare ? await prepareDigest(prepare) : null,
     });
-    const label = `libvirt ${parsed.image}`;
+    const label = `libvirt ${parsed.image}${prepare ? ' (prepared)' : ''}`;
     const needed = parsed.memoryMiB * 1024 ** 2 + ENTRY_MARGIN_BYTES;
     const open = () =>
       this.#store.open<MachineSnapshot>({
