@@ -91,6 +91,11 @@ describe.skipIf(!libvirtUp && !process.env.CI)(
 
     it('a failing step fails with its output and the step named, and stores nothing', async () => {
       const p = await provisioner(libvirt);
+      const entries = async () =>
+        (await runCommand('ls', ['-A', templateDir])).stdout
+          .split('\n')
+          .filter((n) => n && !n.endsWith('.lock'));
+      const before = await entries();
       const failing = { image: 'tiny-vm', prepare: { run: ['true', 'echo broken >&2; exit 3'] } };
       const error = await p.warmTemplate?.(failing).catch((e: unknown) => e);
       expect(isTestbedError(error, 'TESTBED_PREPARE_FAILED')).toBe(true);
