@@ -31,6 +31,8 @@ export interface TestbedConfig {
   templateMaxMiB: number;
   /** `testbed gc` removes templates unused for this many days. */
   templateMaxAgeDays: number;
+  /** Paused restores kept ready per warm template and run, leased to the next test (0: none); undefined means one per core, at most 4. */
+  standby: number | undefined;
 }
 
 /** Environment variable names read by `loadConfig`, each with its older alias if any. */
@@ -47,6 +49,7 @@ export const CONFIG_VARIABLES = {
   templateDir: ['TESTBED_TEMPLATE_DIR'],
   templateMaxMiB: ['TESTBED_TEMPLATE_MAX_MIB'],
   templateMaxAgeDays: ['TESTBED_TEMPLATE_MAX_AGE_DAYS'],
+  standby: ['TESTBED_STANDBY'],
 } as const satisfies Record<keyof TestbedConfig, readonly string[]>;
 
 /** Where testbed keeps caches: root uses /var, because libvirt's qemu user cannot enter /root. */
@@ -120,6 +123,7 @@ const fields = {
   templateDir: directory,
   templateMaxMiB: integer(1, 16 * 1024 * 1024, 'a size in MiB'),
   templateMaxAgeDays: integer(1, 3650, 'a number of days'),
+  standby: integer(0, 16, 'a number of machines'),
 };
 
 /**
@@ -146,6 +150,7 @@ export function loadConfig(
     templateDir: join(cacheRoot, 'templates'),
     templateMaxMiB: '8192',
     templateMaxAgeDays: '14',
+    standby: undefined,
   };
   const problems: ValidationProblem[] = [];
   const config: Record<string, unknown> = {};

@@ -395,6 +395,13 @@ export interface VmProvisioner {
    * without one leave it out, and the harness snapshots a machine of its own.
    */
   warmTemplate?(spec: MachineSpec, options?: WarmTemplateOptions): Promise<MachineSnapshot>;
+  /**
+   * Starts standby machines, in the background, of the warm templates this project used last, so
+   * a run's first tests lease running machines. Called once per run by the harness.
+   */
+  prewarm?(): Promise<void>;
+  /** Destroys the run's standby machines no test leased; called when the run ends. */
+  releaseStandbys?(): Promise<void>;
 }
 
 /** Options of `VmProvisioner.warmTemplate`. */

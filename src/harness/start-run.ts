@@ -130,6 +130,24 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
   const placement = new PlacementLedger(
     filePlacementStore(placementDir(config.stateDir, run.runId)),
   );
+  // Standbys of what this project used last: restored while the run's machines boot and its
+  // tests are collected, so even first tests lease running machines. This host's engines only.
+  const standbyIds =
+    (options.warm ?? config.warm)
+      ? candidates
+          .filter((c) => c.capabilities.some((k) => k.kind === 'WarmSnapshot'))
+          .map((c) => c.id)
+          .filter((id) => registry.get(id)?.host === undefined)
+      : [];
+  const prewarming = Promise.allSettled(
+    standbyIds.map(async (id) => (await pool.get(id)).prewarm?.()),
+  );
+  const releaseStandbys = async () => {
+    await prewarming;
+    await Promise.allSettled(
+      standbyIds.map(async (id) => (await pool.get(id)).releaseStandbys?.()),
+    );
+  };
   const created: Pick<Machine, 'name' | 'destroy'>[] = [];
   const machines = new Map<string, Machine>();
   const entries: Record<string, RunMachineEntry> = {};
@@ -216,6 +234,7 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
     }
   } catch (error) {
     removePlacements(config.stateDir, run.runId);
+    await releaseStandbys();
     const cleanup = await destroyAll(created, log, false);
     if (cleanup.length === 0) await watchdog.stop();
     if (cleanup.length > 0) {
@@ -248,6 +267,8 @@ export async function startRun(input: StartRunOptions): Promise<StartedRun> {
     machines,
     async stop(stopOptions = {}) {
       const keep = stopOptions.keepArtifacts ?? false;
+      // Paused machines nobody leased: never worth keeping, even when failures are kept.
+      await releaseStandbys();
       const errors = await destroyAll(created, log, keep);
       removePlacements(config.stateDir, run.runId);
       // Whatever test processes left (a crashed worker's machine, the run directory) goes too,

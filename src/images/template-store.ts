@@ -23,6 +23,8 @@ export const TEMPLATE_FORMAT = 1;
 const META_FILE = 'meta.json';
 /** Its modification time is the entry's last use. */
 const USED_FILE = 'last-used';
+/** `used-by-<project hash>`: its modification time is the entry's last use from that project. */
+const USED_BY = 'used-by-';
 /** An entry used this recently may have machines running on its disk: `prune` leaves it. */
 export const TEMPLATE_IN_USE_MS = 10 * 60_000;
 /** A staging copy this old was left by a process that died while publishing. */
@@ -45,6 +47,8 @@ export interface TemplateMeta {
   fingerprint: TemplateFingerprint;
   /** Bytes on disk. */
   bytes: number;
+  /** Where its machines run (a libvirt URI): the key covers it, this tells it apart when listing. */
+  scope?: string;
 }
 
 /** A template entry as `listTemplates` finds it. */
@@ -68,6 +72,10 @@ export interface OpenTemplateOptions<T> {
   label: string;
   /** The provider making it. */
   providerId: string;
+  /** Where its machines run (see `TemplateMeta.scope`). */
+  scope?: string;
+  /** The project (its directory) using it: a run of it prepares standbys of what it used last. */
+  project?: string;
   /** Writes a new entry's files into the empty directory given (a staging copy). */
   make: (dir: string) => Promise<void>;
   /** Reads a published entry; throws if it cannot be used. */
@@ -92,6 +100,10 @@ export function fingerprintChanges(was: TemplateFingerprint, now: TemplateFinger
   return names
     .filter((n) => was[n] !== now[n])
     .map((n) => `${n}: ${was[n] ?? 'unset'} → ${now[n] ?? 'unset'}`);
+}
+
+function usedByFile(project: string): string {
+  return USED_BY + createHash('sha256').update(project).digest('hex').slice(0, 16);
 }
 
 async function readMeta(dir: string): Promise<TemplateMeta | undefined> {
@@ -162,8 +174,7 @@ export class TemplateStore {
     }
     try {
       const value = await options.load(entry);
-      const now = new Date();
-      await utimes(join(entry, USED_FILE), now, now).catch(() => {});
+      await markUsed(entry, options.project);
       return { value };
     } catch (error) {
       options.onNote?.(
@@ -204,9 +215,11 @@ export class TemplateStore {
           createdAt: Date.now(),
           fingerprint: options.fingerprint,
           bytes: await sizeOf(staging),
+          ...(options.scope === undefined ? {} : { scope: options.scope }),
         };
         await writeFile(join(staging, USED_FILE), '');
         await writeFile(join(staging, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
+        if (options.project) await writeFile(join(staging, usedByFile(options.project)), '');
         if (before) await this.#remove(entry);
         await this.#publish(staging, entry);
       } catch (error) {
@@ -238,6 +251,27 @@ export class TemplateStore {
     await rename(entry, aside).catch(() => undefined);
     await rm(aside, { recursive: true, force: true });
   }
+}
+
+async function markUsed(entry: string, project: string | undefined): Promise<void> {
+  const now = new Date();
+  await utimes(join(entry, USED_FILE), now, now).catch(() => {});
+  if (project) await writeFile(join(entry, usedByFile(project)), '').catch(() => {});
+}
+
+/** The entries under `dir` that `project` used within the last `withinMs`, most recent first. */
+export async function templatesUsedBy(
+  dir: string,
+  project: string,
+  withinMs: number,
+  now = Date.now(),
+): Promise<TemplateEntry[]> {
+  const recent: TemplateEntry[] = [];
+  for (const entry of await listTemplates(dir)) {
+    const used = await stat(join(entry.dir, usedByFile(project))).catch(() => undefined);
+    if (used && now - used.mtimeMs <= withinMs) recent.push({ ...entry, lastUsedAt: used.mtimeMs });
+  }
+  return recent.sort((a, b) => b.lastUsedAt - a.lastUsedAt);
 }
 
 /** The published entries under `dir`, most recently used first. */

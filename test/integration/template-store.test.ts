@@ -63,6 +63,7 @@ describe.skipIf(!libvirt && !process.env.CI)(
       const second = await runSuite();
       expect(second.starts.filter((s) => s.templateCreated)).toHaveLength(0);
       expect(second.run.output).toMatch(/warm templates: 0, restores: 9/);
+      console.log(`[ready ms] ${second.starts.map((s) => s.readyMs).join(' ')}`);
       for (const s of second.starts) expect(s.readyMs, s.machine).toBeLessThanOrEqual(1000);
     }, 900_000);
 

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       templateDir: '/home/ada/.cache/testbed/templates',
       templateMaxMiB: 8192,
       templateMaxAgeDays: 14,
+      standby: undefined,
     });
   });
 
@@ -61,6 +62,7 @@ describe('loadConfig', () => {
         TESTBED_TEMPLATE_DIR: '/srv/templates',
         TESTBED_TEMPLATE_MAX_MIB: '2048',
         TESTBED_TEMPLATE_MAX_AGE_DAYS: '3',
+        TESTBED_STANDBY: '0',
       },
       1000,
     );
@@ -75,7 +77,11 @@ describe('loadConfig', () => {
       templateDir: '/srv/templates',
       templateMaxMiB: 2048,
       templateMaxAgeDays: 3,
+      standby: 0,
     });
+    expect(() => loadConfig({ TESTBED_STANDBY: '-1' }, 1000)).toThrow(
+      /TESTBED_STANDBY: must be a number of machines, a whole number \(got "-1"\)/,
+    );
     expect(() => loadConfig({ TESTBED_TEMPLATE_MAX_MIB: '8G' }, 1000)).toThrow(
       /TESTBED_TEMPLATE_MAX_MIB: must be a size in MiB, a whole number \(got "8G"\)/,
     );

@@ -218,6 +218,16 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     }
   }
 
+  /** Standbys of the templates this project used last (see `StoredTemplates.prewarm`). */
+  prewarm(): Promise<void> {
+    return this.#stored.prewarm();
+  }
+
+  /** Destroys the run's standbys not leased, whichever process made them. */
+  releaseStandbys(): Promise<void> {
+    return this.#stored.releaseStandbys();
+  }
+
   /** Creates a VM from `spec` and resolves once SSH answers; on any failure nothing is left. */
   async provision(spec: MachineSpec = {}): Promise<Machine> {
     const parsed = parseVmSpec(spec);

@@ -1,4 +1,6 @@
-import { realpath, stat, statfs } from 'node:fs/promises';
+import { readdir, realpath, stat, statfs } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { TestbedConfig } from '../../core/config.js';
 import { AbortedError, NoSpaceError, TimeoutError } from '../../core/errors.js';
 import type {
@@ -10,13 +12,16 @@ import type {
 } from '../../core/provider.js';
 import { prepareDigest } from '../../files/prepare-steps.js';
 import {
+  fingerprintChanges,
   type TemplateFingerprint,
   type TemplateOrigin,
   TemplateStore,
   templateKey,
+  templatesUsedBy,
 } from '../../images/template-store.js';
 import type { AcceleratorChoice } from './accelerator-probe.js';
 import type { LibvirtMachine } from './libvirt-machine.js';
+import { StandbyPool } from './standby-pool.js';
 import { DEFAULT_EMULATOR, readCpuinfo, templateFingerprint } from './template-fingerprint.js';
 import type { Virsh } from './virsh.js';
 import { parseVmSpec } from './vm-spec.js';
@@ -40,8 +45,13 @@ export interface StoredTemplatesDeps {
   provision: (spec: MachineSpec) => Promise<Machine>;
   resolveImage: (nameOrPath: string) => Promise<TemplateImage>;
   accelerator: (kernel: string | undefined) => Promise<AcceleratorChoice>;
+  /** The project using the templates (default: the working directory), for `prewarm`. */
+  project?: string;
 }
 
+/** `prewarm` covers templates the project used this recently, this many at most. */
+const PREWARM_WITHIN_MS = 24 * 60 * 60_000;
+const PREWARM_MAX = 4;
 /** Beyond the guest's memory and disk writes, room for device state and the copy's header. */
 const ENTRY_MARGIN_BYTES = 128 * 1024 ** 2;
 
@@ -96,9 +106,61 @@ function imageProblem(error: unknown): boolean {
 export class StoredTemplates {
   readonly #store: TemplateStore;
   readonly #fingerprints = new Map<string, Promise<TemplateFingerprint>>();
+  readonly #pools = new Map<string, StandbyPool>();
 
   constructor(private readonly deps: StoredTemplatesDeps) {
     this.#store = new TemplateStore(deps.config.templateDir, deps.runDir);
+  }
+
+  /** Standbys per template: as many as tests of a run's first files start at once (one a core). */
+  get #standbys(): number {
+    return this.deps.config.standby ?? Math.min(4, availableParallelism());
+  }
+
+  get #project(): string {
+    return this.deps.project ?? process.cwd();
+  }
+
+  /**
+   * Starts standbys of the templates this project used in the last day (at most `PREWARM_MAX`),
+   * so even a run's first test gets a machine already running. Entries made for another host
+   * are skipped; any failure only means no standby.
+   */
+  async prewarm(): Promise<void> {
+    if (this.#standbys === 0) return;
+    const recent = await templatesUsedBy(
+      this.deps.config.templateDir,
+      this.#project,
+      PREWARM_WITHIN_MS,
+    );
+    const ours = recent.filter(
+      (e) => e.providerId === 'libvirt' && e.scope === this.deps.config.libvirtUri,
+    );
+    for (const entry of ours.slice(0, PREWARM_MAX)) {
+      try {
+        const accelerator = entry.fingerprint.accelerator as AcceleratorChoice['accelerator'];
+        const here = await this.#fingerprint(accelerator);
+        if (fingerprintChanges(entry.fingerprint, here).length > 0) continue;
+        const template = await this.deps.warm.loadTemplate(entry.dir);
+        const pool = this.#poolOf(entry.key, template.memoryMiB, () => template.restore({}));
+        pool.fill();
+      } catch {
+        // A standby is an optimisation: the test that needs this template makes its own restore.
+      }
+    }
+  }
+
+  /** Destroys the run's standbys not leased, of every process (the run is ending). */
+  async releaseStandbys(): Promise<void> {
+    const root = join(this.deps.runDir, 'standby');
+    const keys = await readdir(root).catch(() => [] as string[]);
+    await Promise.all(
+      keys.map((key) => {
+        const pool = this.#pools.get(key) ?? this.#poolOf(key, 0, () => Promise.reject());
+        this.#pools.delete(key);
+        return pool.clear();
+      }),
+    );
   }
 
   /**
@@ -139,6 +201,8 @@ export class StoredTemplates {
         fingerprint,
         label,
         providerId: 'libvirt',
+        scope: this.deps.config.libvirtUri,
+        project: this.#project,
         ...(options.onNote ? { onNote: options.onNote, onWait: options.onNote } : {}),
         make: async (dir) => {
           await checkFreeSpace(this.deps.config.templateDir, needed, `store the template ${label}`);
@@ -157,11 +221,15 @@ export class StoredTemplates {
     let current: { value: MachineSnapshot; origin: TemplateOrigin } = await open();
     let reopening: Promise<void> | undefined;
     const store = this.#store;
+    const pool = this.#poolOf(key, parsed.memoryMiB, () => current.value.restore({}));
+    pool.fill();
     return {
       id: key,
       warm: true,
       origin: current.origin,
       async restore(restoreOptions: RestoreOptions = {}): Promise<Machine> {
+        const leased = await pool.lease(restoreOptions);
+        if (leased) return leased;
         const used = current;
         try {
           return await used.value.restore(restoreOptions);
@@ -179,8 +247,28 @@ export class StoredTemplates {
           return current.value.restore(restoreOptions);
         }
       },
-      destroy: async () => {},
+      destroy: () => {
+        this.#pools.delete(key);
+        return pool.drain();
+      },
     };
+  }
+
+  /** The run's standbys of one template, shared by every `get` of its key in this process. */
+  #poolOf(key: string, memoryMiB: number, restore: () => Promise<Machine>): StandbyPool {
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new StandbyPool({
+        dir: join(this.deps.runDir, 'standby', key),
+        restore: async () => (await restore()) as LibvirtMachine,
+        adopt: (state) => this.deps.warm.adopt(state),
+        virsh: this.deps.virsh,
+        size: this.#standbys,
+        memoryMiB,
+      });
+      this.#pools.set(key, pool);
+    }
+    return pool;
   }
 
   #fingerprint(accelerator: AcceleratorChoice['accelerator']): Promise<TemplateFingerprint> {

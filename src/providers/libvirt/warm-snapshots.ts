@@ -35,6 +35,7 @@ import {
   type LibvirtMachineState,
   type MachineLifecycle,
 } from './libvirt-machine.js';
+import { stateFromJson, stateToJson } from './machine-state-json.js';
 import { createOverlay } from './qemu-img.js';
 import { createReadableFile } from './readable-file.js';
 import { ensureRunDirectory } from './run-directory.js';
@@ -110,7 +111,7 @@ function netdevOf(state: LibvirtMachineState, config: TestbedConfig): string {
  * Retried while the resumed guest's SSH server is not answering yet; this is also the readiness
  * check, and it leaves the machine's SSH connection open for the test's first command.
  */
-async function settleRestoredGuest(
+export async function settleRestoredGuest(
   machine: LibvirtMachine,
   hostname: string | undefined,
   deadline: number,
@@ -321,16 +322,15 @@ export class WarmSnapshots {
       writeFile(join(dir, CONSOLE_LOG), ''),
     );
     const { dir: _dir, disk: _disk, serialLog: _log, ...kept } = source.state;
-    await writeFile(join(dir, STATE_FILE), JSON.stringify(kept));
+    await writeFile(join(dir, STATE_FILE), stateToJson(kept));
   }
 
   /** A snapshot restoring from a stored template's directory (see `saveTemplate`); it is never removed. */
-  async loadTemplate(dir: string): Promise<MachineSnapshot> {
+  async loadTemplate(dir: string): Promise<MachineSnapshot & { memoryMiB: number }> {
     const saveFile = join(dir, SAVE_FILE);
-    const kept = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as Omit<
-      LibvirtMachineState,
-      'dir' | 'disk' | 'serialLog'
-    >;
+    const kept = stateFromJson<Omit<LibvirtMachineState, 'dir' | 'disk' | 'serialLog'>>(
+      await readFile(join(dir, STATE_FILE), 'utf8'),
+    );
     const template: LibvirtMachineState = {
       ...kept,
       dir,
@@ -342,10 +342,17 @@ export class WarmSnapshots {
     return {
       id: basename(dir),
       warm: true,
+      memoryMiB: template.memoryMiB,
       restore: (options: RestoreOptions = {}) =>
         this.#restore(template, saveFile, image, options, true),
       destroy: async () => {},
     };
+  }
+
+  /** A machine another process restored (a standby it offered), now this process's to use and destroy. */
+  adopt(state: LibvirtMachineState): LibvirtMachine {
+    this.deps.leases.acquire([state.dir, ...state.dependencies]);
+    return new LibvirtMachine(state, this.deps.lifecycle);
   }
 
   /**
