@@ -38,6 +38,7 @@ export {
   ImageBuildError,
   ImageNotFoundError,
   InvalidCapabilityError,
+  InvalidOptionsError,
   InvalidSpecError,
   isTestbedError,
   MachineGoneError,

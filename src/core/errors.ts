@@ -3,6 +3,7 @@ export type TestbedErrorCode =
   | 'TESTBED_INVALID_CAPABILITY'
   | 'TESTBED_INVALID_CONFIG'
   | 'TESTBED_INVALID_SPEC'
+  | 'TESTBED_INVALID_OPTIONS'
   | 'TESTBED_DUPLICATE_PROVIDER'
   | 'TESTBED_NO_MATCHING_PROVIDER'
   | 'TESTBED_PROVIDER_UNAVAILABLE'
@@ -98,6 +99,23 @@ export class InvalidSpecError extends TestbedError {
   ) {
     const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
     super('TESTBED_INVALID_SPEC', `Invalid machine spec:\n${lines.join('\n')}`, options);
+  }
+}
+
+/** The options of one call (`exec`, `writeFile`, `Wait.forHttp`, ...) failed validation; every problem is listed at once. */
+export class InvalidOptionsError extends TestbedError {
+  constructor(
+    /** The method called, e.g. `exec()`. */
+    readonly method: string,
+    readonly problems: readonly ValidationProblem[],
+    options: TestbedErrorOptions = {},
+  ) {
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    super(
+      'TESTBED_INVALID_OPTIONS',
+      `Invalid options for ${method} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      options,
+    );
   }
 }
 

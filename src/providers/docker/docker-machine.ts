@@ -7,6 +7,14 @@ import {
   InvalidSpecError,
   MachineGoneError,
 } from '../../core/errors.js';
+import {
+  checkOptions,
+  cloneOptionsSchema,
+  execOptionsSchema,
+  spawnOptionsSchema,
+  transferOptionsSchema,
+  writeFileOptionsSchema,
+} from '../../core/option-schemas.js';
 import type {
   CloneOptions,
   CommandOptions,
@@ -207,6 +215,7 @@ export class DockerMachine implements Machine {
     command: string | readonly string[],
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Uint8Array>> {
+    checkOptions('exec()', execOptionsSchema, options);
     const argv = argvOf(command);
     return this.#guard(`exec ${shown(argv)}`, () =>
       runExec(() => this.#start(argv, options), `exec ${shown(argv)} in ${this.name}`, options),
@@ -215,6 +224,7 @@ export class DockerMachine implements Machine {
 
   /** Starts a command and hands over its streams as they come; an abort kills it and `exited` rejects with `AbortedError`. */
   spawn(command: string | readonly string[], options: CommandOptions = {}): MachineProcess {
+    checkOptions('spawn()', spawnOptionsSchema, options);
     const argv = argvOf(command);
     const operation = `spawn ${shown(argv)}`;
     if (this.#destroying) throw new MachineGoneError(this.name, operation);
@@ -246,6 +256,7 @@ export class DockerMachine implements Machine {
 
   /** Copies a host file or directory to `guestPath` (which becomes that file or directory; parents created), running or stopped. */
   async copyTo(hostPath: string, guestPath: string, options: TransferOptions = {}): Promise<void> {
+    checkOptions('copyTo()', transferOptionsSchema, options);
     await this.#guard(`copyTo ${guestPath}`, async () =>
       putTar(this.#target, await packHostPath(hostPath, guestPath), guestPath, 'copyTo', {
         ...options,
@@ -260,6 +271,7 @@ export class DockerMachine implements Machine {
     hostPath: string,
     options: TransferOptions = {},
   ): Promise<void> {
+    checkOptions('copyFrom()', transferOptionsSchema, options);
     await this.#guard(`copyFrom ${guestPath}`, () =>
       getTar(this.#target, guestPath, 'copyFrom', options, (tar) => extractToHost(tar, hostPath)),
     );
@@ -271,6 +283,7 @@ export class DockerMachine implements Machine {
     data: string | Uint8Array,
     options: WriteFileOptions = {},
   ): Promise<void> {
+    checkOptions('writeFile()', writeFileOptionsSchema, options);
     await this.#guard(`writeFile ${guestPath}`, () =>
       putTar(
         this.#target,
@@ -283,14 +296,16 @@ export class DockerMachine implements Machine {
   }
 
   /** Reads a guest file whole. */
-  readFile(guestPath: string, options: TransferOptions = {}): Promise<Buffer> {
+  async readFile(guestPath: string, options: TransferOptions = {}): Promise<Buffer> {
+    checkOptions('readFile()', transferOptionsSchema, options);
     return this.#guard(`readFile ${guestPath}`, () =>
       getTar(this.#target, guestPath, 'readFile', options, (tar) => readSingleFile(tar, guestPath)),
     );
   }
 
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */
-  clone(options: CloneOptions = {}): Promise<DockerMachine> {
+  async clone(options: CloneOptions = {}): Promise<DockerMachine> {
+    checkOptions('clone()', cloneOptionsSchema, options);
     return this.#guard('clone', () => this.context.cloneFrom(this, options.name, options.signal));
   }
 
