@@ -43,6 +43,7 @@ export {
   isTestbedError,
   MachineGoneError,
   NoMatchingProviderError,
+  NoSuchCwdOrUserError,
   NotOnNetworkError,
   PortNotForwardedError,
   PrepareFailedError,

@@ -6,6 +6,7 @@ import {
   FaultFailedError,
   InvalidSpecError,
   MachineGoneError,
+  NoSuchCwdOrUserError,
 } from '../../core/errors.js';
 import {
   checkOptions,
@@ -193,11 +194,18 @@ export class DockerMachine implements Machine {
     return `${protocol}://${host}:${port}${path.startsWith('/') ? path : `/${path}`}`;
   }
 
-  #start(argv: readonly string[], options: CommandOptions): ExecStream {
+  #start(argv: readonly string[], options: CommandOptions, what: string): ExecStream {
     return startExec(this.#docker, this.data.containerId, argv, {
       env: options.env,
       cwd: options.cwd,
       user: options.user,
+      missing: (missing) =>
+        new NoSuchCwdOrUserError(
+          missing,
+          (missing === 'cwd' ? options.cwd : options.user) ?? '',
+          this.name,
+          what,
+        ),
     });
   }
 
@@ -218,7 +226,11 @@ export class DockerMachine implements Machine {
     checkOptions('exec()', execOptionsSchema, options);
     const argv = argvOf(command);
     return this.#guard(`exec ${shown(argv)}`, () =>
-      runExec(() => this.#start(argv, options), `exec ${shown(argv)} in ${this.name}`, options),
+      runExec(
+        () => this.#start(argv, options, `exec ${shown(argv)}`),
+        `exec ${shown(argv)} in ${this.name}`,
+        options,
+      ),
     );
   }
 
@@ -230,7 +242,7 @@ export class DockerMachine implements Machine {
     if (this.#destroying) throw new MachineGoneError(this.name, operation);
     const { signal } = options;
     signal?.throwIfAborted();
-    const process = this.#start(argv, options);
+    const process = this.#start(argv, options, operation);
     const onAbort = () => {
       process.kill().catch(() => undefined);
     };
