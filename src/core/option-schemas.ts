@@ -45,8 +45,11 @@ const signal = z.custom<AbortSignal>(
 );
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** POSIX portable user names (and Debian's): what `su`, `sudo -u` and Docker's `User` all take. */
-const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
+/**
+ * POSIX portable user names (and Debian's), or a numeric uid: what `su`, `sudo -u` and Docker's
+ * `User` all take (a uid only where it has a passwd entry, or on Docker).
+ */
+const USER_NAME = /^(?:[A-Za-z_][A-Za-z0-9_.-]*\$?|\d+)$/;
 
 const commandShape = {
   signal: signal.optional(),
@@ -63,7 +66,7 @@ const commandShape = {
     .optional(),
   user: z
     .string('must be a user name such as "nobody"')
-    .regex(USER_NAME, 'must be a user name such as "nobody" (not a uid or an option)')
+    .regex(USER_NAME, 'must be a user name such as "nobody", or a numeric uid')
     .optional(),
 };
 

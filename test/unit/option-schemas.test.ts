@@ -145,6 +145,9 @@ describe.each(machines)('exec options (%s)', (_, make) => {
       "encoding: must be 'utf8' (text, the default) or 'buffer' (bytes) (got \"hex\")",
     );
     expect(error.message).toContain('cwd: must be an absolute directory path');
+    expect(error.message).toContain(
+      'user: must be a user name such as "nobody", or a numeric uid (got "-x")',
+    );
   });
 
   it.each([
