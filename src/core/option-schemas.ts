@@ -303,6 +303,7 @@ export function checkArguments(method: string, args: readonly CheckedArgument[])
     const keys = keysOf(schema);
     if (keys.length > 0) {
       if (value === undefined) continue;
+      options = keys;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         problems.push({
           path: name === 'options' ? '(options)' : name,
@@ -310,7 +311,6 @@ export function checkArguments(method: string, args: readonly CheckedArgument[])
         });
         continue;
       }
-      options = keys;
     }
     const result = schema.safeParse(value);
     if (!result.success) {

@@ -165,6 +165,7 @@ describe.each(machines)('exec options (%s)', (_, make) => {
     const error = await rejection(() => make().exec?.('true', 5000 as never));
     expect(error.message).toContain('(options): must be an object of options');
     expect(error.message).toContain('(got 5000)');
+    expect(error.fix).toContain('exec() takes signal, env, cwd');
   });
 });
 
