@@ -1,4 +1,5 @@
-import { AbortedError, InvalidSpecError, TimeoutError } from './errors.js';
+import { AbortedError, TimeoutError } from './errors.js';
+import { checkOptions, faultOptionsSchema } from './option-schemas.js';
 import type { FaultOptions } from './provider.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -13,7 +14,7 @@ export interface FaultBound {
 }
 
 /**
- * Runs a fault operation bounded by `timeoutMs` (positive whole ms) and the caller's signal: a
+ * Runs a fault operation, its options checked first (`TESTBED_INVALID_OPTIONS`), bounded by `timeoutMs` and the caller's signal: a
  * timeout is a `TimeoutError` with the fix, an abort an `AbortedError`, both settle at once.
  */
 export async function boundedFault<T>(
@@ -21,13 +22,8 @@ export async function boundedFault<T>(
   options: FaultOptions,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
+  checkOptions(bound.operation, faultOptionsSchema, options);
   const timeoutMs = options.timeoutMs ?? bound.defaultTimeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new InvalidSpecError(
-      [{ path: 'timeoutMs', message: `must be a positive whole number of ms (got ${timeoutMs})` }],
-      { fix: `Pass { timeoutMs: ${bound.defaultTimeoutMs} } or leave it out.` },
-    );
-  }
   const { signal } = options;
   if (signal?.aborted) throw new AbortedError(bound.operation, signal.reason);
   try {

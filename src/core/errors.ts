@@ -3,6 +3,7 @@ export type TestbedErrorCode =
   | 'TESTBED_INVALID_CAPABILITY'
   | 'TESTBED_INVALID_CONFIG'
   | 'TESTBED_INVALID_SPEC'
+  | 'TESTBED_INVALID_OPTIONS'
   | 'TESTBED_DUPLICATE_PROVIDER'
   | 'TESTBED_NO_MATCHING_PROVIDER'
   | 'TESTBED_PROVIDER_UNAVAILABLE'
@@ -30,7 +31,8 @@ export type TestbedErrorCode =
   | 'TESTBED_MIXED_NETWORK_UNSUPPORTED'
   | 'TESTBED_HOST_UNREACHABLE'
   | 'TESTBED_HOST_STORAGE_DENIED'
-  | 'TESTBED_PREPARE_FAILED';
+  | 'TESTBED_PREPARE_FAILED'
+  | 'TESTBED_NO_SUCH_CWD_OR_USER';
 
 /** Options shared by every testbed error. */
 export interface TestbedErrorOptions {
@@ -98,6 +100,23 @@ export class InvalidSpecError extends TestbedError {
   ) {
     const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
     super('TESTBED_INVALID_SPEC', `Invalid machine spec:\n${lines.join('\n')}`, options);
+  }
+}
+
+/** The options of one call (`exec`, `writeFile`, `Wait.forHttp`, ...) failed validation; every problem is listed at once. */
+export class InvalidOptionsError extends TestbedError {
+  constructor(
+    /** The method called, e.g. `exec()`. */
+    readonly method: string,
+    readonly problems: readonly ValidationProblem[],
+    options: TestbedErrorOptions = {},
+  ) {
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    super(
+      'TESTBED_INVALID_OPTIONS',
+      `Invalid options for ${method} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+      options,
+    );
   }
 }
 
@@ -541,6 +560,35 @@ export class HostStorageError extends TestbedError {
       'TESTBED_HOST_STORAGE_DENIED',
       `Host ${providerId} does not let testbed use storage pool '${pool}': ${reason}`,
       options,
+    );
+  }
+}
+
+/** A command's `cwd` or `user` does not exist in the machine; the command did not run. */
+export class NoSuchCwdOrUserError extends TestbedError {
+  constructor(
+    /** Which of the two is missing. */
+    readonly missing: 'cwd' | 'user',
+    /** The directory or user name asked for. */
+    readonly value: string,
+    /** The machine, e.g. `testbed-ab12-web`. */
+    readonly machine: string,
+    /** What was run, e.g. exec `ls -l`. */
+    operation: string,
+    options: TestbedErrorOptions = {},
+  ) {
+    super(
+      'TESTBED_NO_SUCH_CWD_OR_USER',
+      missing === 'cwd'
+        ? `${operation} on ${machine} did not run: working directory ${value} does not exist there (or is not a directory).`
+        : `${operation} on ${machine} did not run: user '${value}' does not exist there.`,
+      {
+        fix:
+          missing === 'cwd'
+            ? `Create it first (exec(['mkdir', '-p', '${value}'])), or pass a cwd that exists.`
+            : `Create the user first (in the image, a prepare step, or exec(['adduser', ...])), or leave user out to run as the login user.`,
+        ...options,
+      },
     );
   }
 }

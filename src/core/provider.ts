@@ -31,9 +31,9 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Environment variables added to the command's environment. */
   env?: Record<string, string>;
-  /** Working directory inside the machine. */
+  /** Working directory inside the machine (absolute); a missing one rejects with `TESTBED_NO_SUCH_CWD_OR_USER`, the command not run. */
   cwd?: string;
-  /** User to run as (a name); default: the user the machine logs in as. */
+  /** User to run as (a name, or a numeric uid on containers); default: the user the machine logs in as. A missing one rejects with `TESTBED_NO_SUCH_CWD_OR_USER`. */
   user?: string;
 }
 

@@ -79,14 +79,17 @@ const isStrategy = (value: unknown): value is WaitStrategy =>
   typeof (value as WaitStrategy).check === 'function' &&
   typeof (value as WaitStrategy).description === 'string';
 
-const strategy = z.custom<WaitStrategy>(
+/** One wait strategy, such as `Wait.forHttp(8080)`. */
+export const waitStrategySchema = z.custom<WaitStrategy>(
   isStrategy,
   'must be a wait strategy such as Wait.forHttp(8080)',
 );
 
 /** `waitFor`: one strategy or a list, all of which must hold. */
 export const waitForSchema = z
-  .union([strategy, z.array(strategy)])
+  .union([waitStrategySchema, z.array(waitStrategySchema)], {
+    message: 'must be a wait strategy such as Wait.forHttp(8080), or a list of them',
+  })
   .transform((value): WaitStrategy[] => (Array.isArray(value) ? value : [value]));
 
 /** `prepare`: files, then commands, cached by content (see `PrepareSpec`). */

@@ -1,5 +1,6 @@
 import { InvalidSpecError, type ValidationProblem } from '../core/errors.js';
 import type { CommandOptions } from '../core/provider.js';
+import type { CommandContextChecks } from './pgid-line.js';
 import { quoteShellArgument as q, toRemoteCommand } from './shell-quote.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -34,4 +35,26 @@ export function buildRemoteCommand(
   return loginUser === 'root'
     ? `su -s /bin/sh ${q(user)} -c ${q(script)}`
     : `sudo -n -u ${q(user)} -- /bin/sh -c ${q(script)}`;
+}
+
+/**
+ * The prologue's checks that `options.user` and `options.cwd` exist (see `pgidPrologue`): the user
+ * by `id`, the directory by `test -d` as the login user, or as root through `sudo -n` when the
+ * login user switches to another user and cannot see it.
+ */
+export function contextChecks(
+  options: Pick<CommandOptions, 'cwd' | 'user'>,
+  loginUser: string,
+): CommandContextChecks {
+  const switches = options.user !== undefined && options.user !== loginUser;
+  const checks: CommandContextChecks = {};
+  if (switches) checks.user = `id -u ${q(options.user as string)} >/dev/null 2>&1`;
+  if (options.cwd !== undefined) {
+    const dir = q(options.cwd);
+    checks.cwd =
+      switches && loginUser !== 'root'
+        ? `[ -d ${dir} ] || sudo -n test -d ${dir} 2>/dev/null`
+        : `[ -d ${dir} ]`;
+  }
+  return checks;
 }

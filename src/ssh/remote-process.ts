@@ -15,6 +15,8 @@ export interface RemoteProcessHooks {
   lost(started: boolean): Error;
   /** Opens the command's channel anew, for a command that provably never started. */
   reopen?(): Promise<ClientChannel>;
+  /** The error `exited` rejects with when the prologue found the user or directory missing. */
+  missing?(missing: 'cwd' | 'user'): Error;
 }
 
 /**
@@ -124,7 +126,13 @@ export class RemoteProcess implements MachineProcess {
     };
     channel.once('data', start);
     channel.stderr.once('data', start);
-    const stderr = channel.stderr.pipe(stripPgidLine(this.#reportPgid));
+    const stderr = channel.stderr.pipe(
+      stripPgidLine((pgid, missing) => {
+        // The shell exits at once: the command never ran, and `exited` rejects with the reason.
+        if (missing && this.hooks.missing) this.#failure ??= { error: this.hooks.missing(missing) };
+        this.#reportPgid(pgid);
+      }),
+    );
     const stderrEnded = new Promise<void>((resolve) => stderr.once('end', resolve));
     channel.once('close', (code: number | null | undefined, signalName?: string) => {
       this.stdin.unpipe(channel);

@@ -1,12 +1,17 @@
 import type { ClientChannel } from 'ssh2';
-import { AbortedError, CommandFailedError, MachineGoneError } from '../core/errors.js';
+import {
+  AbortedError,
+  CommandFailedError,
+  MachineGoneError,
+  NoSuchCwdOrUserError,
+} from '../core/errors.js';
 import type { CommandOptions, ExecOptions, ExecResult } from '../core/provider.js';
 import { boundProcess } from './bound-process.js';
 import { collectOutput, feedInput } from './collect-output.js';
 import { connectSsh, type SshLink } from './connect-ssh.js';
 import { exitCodeOf } from './exit-code.js';
-import { PGID_PROLOGUE } from './pgid-line.js';
-import { buildRemoteCommand } from './remote-command.js';
+import { type CommandContextChecks, pgidPrologue } from './pgid-line.js';
+import { buildRemoteCommand, contextChecks } from './remote-command.js';
 import { KILL_TIMEOUT_MS, RemoteProcess } from './remote-process.js';
 import { toRemoteCommand } from './shell-quote.js';
 import { describeTarget, type SshTarget } from './ssh-target.js';
@@ -37,6 +42,16 @@ interface Connection {
   channels: number;
   /** Takes no new commands: closed once its last one ends. */
   retired?: boolean;
+}
+
+/** How `SshSession.start` runs shell code. */
+export interface StartOptions {
+  /** The command switches to another user: a kill needs `sudo` when the login user is not root. */
+  privileged?: boolean;
+  /** What the prologue checks exists before the command runs. */
+  checks?: CommandContextChecks;
+  /** The error for a missing user or directory the checks found. */
+  missing?: (missing: 'cwd' | 'user') => Error;
 }
 
 /** Failures of opening a channel on a connection that went away meanwhile: retried once. */
@@ -81,8 +96,9 @@ export class SshSession {
   /** Starts `command` (with `env`, `cwd`, `user`) and hands over its streams; `signal` kills it. */
   spawn(command: string | readonly string[], options: CommandOptions = {}): RemoteProcess {
     const script = buildRemoteCommand(command, options, this.target.username);
-    const operation = `spawn \`${nameCommand(toRemoteCommand(command))}\` on ${this.#name}`;
-    const process = this.start(script, operation, { privileged: this.#privileged(options) });
+    const what = `spawn \`${nameCommand(toRemoteCommand(command))}\``;
+    const operation = `${what} on ${this.#name}`;
+    const process = this.start(script, operation, this.#context(what, options));
     if (options.signal) {
       const disarm = boundProcess(process, { signal: options.signal }, operation);
       process.exited.then(disarm, disarm);
@@ -96,9 +112,10 @@ export class SshSession {
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Uint8Array>> {
     const script = buildRemoteCommand(command, options, this.target.username);
-    const operation = `exec \`${nameCommand(toRemoteCommand(command))}\` on ${this.#name}`;
+    const what = `exec \`${nameCommand(toRemoteCommand(command))}\``;
+    const operation = `${what} on ${this.#name}`;
     if (options.signal?.aborted) throw new AbortedError(operation, options.signal.reason);
-    const process = this.start(script, operation, { privileged: this.#privileged(options) });
+    const process = this.start(script, operation, this.#context(what, options));
     const disarm = boundProcess(process, options, operation);
     const unfeed = feedInput(process, options.input);
     try {
@@ -112,11 +129,13 @@ export class SshSession {
   /**
    * Starts shell code on a new channel, behind the process-group prologue. `privileged`: the
    * command switches to another user, so a kill needs `sudo` when the login user is not root.
+   * `checks`: what the prologue checks exists first; `missing` makes the error when it does not.
    */
-  start(script: string, operation: string, options: { privileged?: boolean } = {}): RemoteProcess {
+  start(script: string, operation: string, options: StartOptions = {}): RemoteProcess {
     if (this.#closed) throw new MachineGoneError(this.#name, operation);
-    const command = `${PGID_PROLOGUE}\n${script}`;
+    const command = `${pgidPrologue(options.checks)}\n${script}`;
     return new RemoteProcess(this.#openChannel(command, operation), {
+      ...(options.missing ? { missing: options.missing } : {}),
       killGroup: (pgid) => this.#killGroup(pgid, options.privileged ?? false),
       lost: (started) => this.#lost(operation, started),
       reopen: () => this.#openChannel(command, operation),
@@ -150,6 +169,22 @@ export class SshSession {
     this.#closed = true;
     for (const connection of this.#connections) connection.link?.client.end();
     this.#connections = [];
+  }
+
+  /** How a user command starts: its user and directory checked first, a missing one a coded error. */
+  #context(what: string, options: CommandOptions): StartOptions {
+    const checks = contextChecks(options, this.target.username);
+    return {
+      privileged: this.#privileged(options),
+      checks,
+      missing: (missing) =>
+        new NoSuchCwdOrUserError(
+          missing,
+          (missing === 'cwd' ? options.cwd : options.user) ?? '',
+          this.#name,
+          what,
+        ),
+    };
   }
 
   #privileged(options: CommandOptions): boolean {

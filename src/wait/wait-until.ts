@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, isTestbedError, WaitTimeoutError } from '../core/errors.js';
+import { checkArguments, waitUntilOptionsSchema } from '../core/option-schemas.js';
 import type { Machine, WaitStrategy, WaitUntilOptions } from '../core/provider.js';
+import { waitForSchema } from '../core/spec-schemas.js';
 import type { AllWaitStrategy } from './wait.js';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -22,7 +24,7 @@ function flatten(strategies: WaitStrategy | readonly WaitStrategy[]): WaitStrate
 }
 
 /**
- * Waits until each strategy holds, in order, within one deadline: polls `check`, each attempt
+ * Checks its arguments (`TESTBED_INVALID_OPTIONS`), then waits until each strategy holds, in order, within one deadline: polls `check`, each attempt
  * bounded, and on timeout rejects with `WaitTimeoutError` carrying the last attempt's result and
  * the machine's console tail. An abort rejects with `AbortedError` whose cause is the reason.
  */
@@ -31,6 +33,10 @@ export async function waitUntil(
   strategies: WaitStrategy | readonly WaitStrategy[],
   options: WaitUntilOptions = {},
 ): Promise<void> {
+  checkArguments('waitUntil()', [
+    { name: 'strategies', schema: waitForSchema, value: strategies },
+    { name: 'options', schema: waitUntilOptionsSchema, value: options },
+  ]);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,18 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { z } from 'zod';
 import { UnsupportedOperationError } from '../core/errors.js';
+import {
+  checkArguments,
+  commandWaitOptionsSchema,
+  consolePatternSchema,
+  httpWaitOptionsSchema,
+  waitCommandSchema,
+  waitPathSchema,
+  waitPortSchema,
+} from '../core/option-schemas.js';
 import type { Machine, WaitCheck, WaitStrategy } from '../core/provider.js';
+import { waitStrategySchema } from '../core/spec-schemas.js';
 import { LIST_TCP_SOCKETS, listensOn } from './listens-on.js';
 import { tcpConnect } from './tcp-connect.js';
 
@@ -96,6 +107,7 @@ export const Wait = {
    * forwarded, 127.0.0.1 accepts connections on its host port.
    */
   forPort(port: number): WaitStrategy {
+    checkArguments('Wait.forPort()', [{ name: 'port', schema: waitPortSchema, value: port }]);
     return {
       description: `TCP port ${port} listening`,
       async check(machine, signal): Promise<WaitCheck> {
@@ -113,6 +125,11 @@ export const Wait = {
 
   /** An HTTP(S) request to the forwarded `port` answers with the expected status (and body). */
   forHttp(port: number, path = '/', options: HttpWaitOptions = {}): WaitStrategy {
+    checkArguments('Wait.forHttp()', [
+      { name: 'port', schema: waitPortSchema, value: port },
+      { name: 'path', schema: waitPathSchema, value: path },
+      { name: 'options', schema: httpWaitOptionsSchema, value: options },
+    ]);
     const status = options.status ?? 200;
     const wanted = `${typeof status === 'number' ? status : 'a matching status'}${
       options.body === undefined ? '' : ` with ${describeExpectation(options.body)} body`
@@ -141,6 +158,10 @@ export const Wait = {
 
   /** A command exits with 0 (or `exitCode`), as NixOS's `wait_until_succeeds`. */
   forCommand(command: string | readonly string[], options: CommandWaitOptions = {}): WaitStrategy {
+    checkArguments('Wait.forCommand()', [
+      { name: 'command', schema: waitCommandSchema, value: command },
+      { name: 'options', schema: commandWaitOptionsSchema, value: options },
+    ]);
     const shown = typeof command === 'string' ? command : command.join(' ');
     const wanted = options.exitCode ?? 0;
     return {
@@ -162,6 +183,9 @@ export const Wait = {
 
   /** A line matching `pattern` appears on the machine's console (serial port or container log). */
   forConsole(pattern: string | RegExp): WaitStrategy {
+    checkArguments('Wait.forConsole()', [
+      { name: 'pattern', schema: consolePatternSchema, value: pattern },
+    ]);
     const regex = typeof pattern === 'string' ? new RegExp(pattern) : pattern;
     return {
       description: `console line ${regex}`,
@@ -181,6 +205,9 @@ export const Wait = {
 
   /** All of `strategies`, waited for in order within one deadline. */
   all(...strategies: WaitStrategy[]): AllWaitStrategy {
+    checkArguments('Wait.all()', [
+      { name: 'strategies', schema: z.array(waitStrategySchema), value: strategies },
+    ]);
     return {
       strategies,
       description: strategies.map((s) => s.description).join(', then '),

@@ -120,6 +120,42 @@ export async function testProvider(options: ProviderContractOptions): Promise<vo
       expect(isTestbedError(empty, 'TESTBED_INVALID_SPEC')).toBe(true);
     });
 
+    it('refuses a missing cwd or user the same way, naming it, without running the command', async () => {
+      if (!machine.exec || !machine.spawn) return expect(offers('Exec')).toBe(false);
+      const mark = '/tmp/contract-context-ran';
+      const noDir = await machine
+        .exec(['touch', mark], { cwd: '/no/such/dir' })
+        .catch((e: unknown) => e);
+      expect(isTestbedError(noDir, 'TESTBED_NO_SUCH_CWD_OR_USER'), String(noDir)).toBe(true);
+      expect(noDir).toMatchObject({ missing: 'cwd', value: '/no/such/dir', machine: machine.name });
+      expect((noDir as Error).message).toContain('/no/such/dir');
+      const noUser = await machine
+        .exec(['touch', mark], { user: 'no-such-user', cwd: '/tmp' })
+        .catch((e: unknown) => e);
+      expect(isTestbedError(noUser, 'TESTBED_NO_SUCH_CWD_OR_USER'), String(noUser)).toBe(true);
+      expect(noUser).toMatchObject({ missing: 'user', value: 'no-such-user' });
+      const spawned = machine.spawn(['touch', mark], { cwd: '/no/such/dir' });
+      const exited = await spawned.exited.catch((e: unknown) => e);
+      expect(isTestbedError(exited, 'TESTBED_NO_SUCH_CWD_OR_USER'), String(exited)).toBe(true);
+      expect((await machine.exec(['test', '-e', mark])).exitCode).not.toBe(0);
+      // Ones that exist work as before.
+      expect((await machine.exec(['pwd'], { cwd: '/tmp' })).stdout).toBe('/tmp\n');
+      expect((await machine.exec(['id', '-u'], { user: 'root' })).stdout).toBe('0\n');
+    });
+
+    it('rejects bad per-call options with every problem named, before running anything', async () => {
+      if (!machine.exec) return expect(offers('Exec')).toBe(false);
+      const error = await machine
+        .exec(['touch', '/tmp/contract-options-ran'], { tiemoutMs: 5, encoding: 'hex' } as never)
+        .catch((e: unknown) => e);
+      expect(isTestbedError(error, 'TESTBED_INVALID_OPTIONS'), String(error)).toBe(true);
+      expect((error as Error).message).toContain("did you mean 'timeoutMs'");
+      expect((error as Error).message).toContain('encoding');
+      expect((await machine.exec(['test', '-e', '/tmp/contract-options-ran'])).exitCode).not.toBe(
+        0,
+      );
+    });
+
     it('streams stdin of any size and returns binary output', async () => {
       if (!machine.exec) return expect(offers('Exec')).toBe(false);
       const input = randomBytes(3 * 1024 * 1024);

@@ -147,6 +147,6 @@ describe.skipIf(!available && !process.env.CI)('Docker faults on the real engine
     const aborted = await rejection(b.crash({ signal: AbortSignal.abort(new Error('gave up')) }));
     expect(isTestbedError(aborted, 'TESTBED_ABORTED'), String(aborted)).toBe(true);
     const bad = await rejection(b.pause({ timeoutMs: 1.5 }));
-    expect(isTestbedError(bad, 'TESTBED_INVALID_SPEC'), String(bad)).toBe(true);
+    expect(isTestbedError(bad, 'TESTBED_INVALID_OPTIONS'), String(bad)).toBe(true);
   });
 });

@@ -155,9 +155,9 @@ describe.skipIf(!available && !process.env.CI)(
       });
       expect(result).toEqual({ stdout: `${hostile}|/tmp|tbuser|`, stderr: '', exitCode: 0 });
       expect((await machine.exec(['id', '-un'])).stdout).toBe('root\n');
-      const missing = await machine.exec(['pwd'], { cwd: '/nonexistent/dir' });
-      expect(missing.exitCode).not.toBe(0);
-      expect(missing.stderr).toMatch(/nonexistent\/dir/);
+      const missing = await machine.exec(['pwd'], { cwd: '/nonexistent/dir' }).catch((e) => e);
+      expect(missing).toMatchObject({ code: 'TESTBED_NO_SUCH_CWD_OR_USER', missing: 'cwd' });
+      expect(String(missing)).toMatch(/nonexistent\/dir/);
       await expect(machine.exec([])).rejects.toMatchObject({ code: 'TESTBED_INVALID_SPEC' });
     });
 

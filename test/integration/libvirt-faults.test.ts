@@ -151,9 +151,9 @@ describe.skipIf(!available && !process.env.CI)('libvirt faults (TCG)', () => {
     expect(ready.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('bounds and aborts: a bad timeoutMs is a spec error, an aborted signal an AbortedError', async () => {
+  it('bounds and aborts: a bad timeoutMs is an options error, an aborted signal an AbortedError', async () => {
     const bad = await rejection(a.pause({ timeoutMs: 0 }));
-    expect(isTestbedError(bad, 'TESTBED_INVALID_SPEC'), String(bad)).toBe(true);
+    expect(isTestbedError(bad, 'TESTBED_INVALID_OPTIONS'), String(bad)).toBe(true);
     const aborted = await rejection(a.reboot({ signal: AbortSignal.abort(new Error('gave up')) }));
     expect(isTestbedError(aborted, 'TESTBED_ABORTED'), String(aborted)).toBe(true);
     expect(String(aborted)).toContain('gave up');

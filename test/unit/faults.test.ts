@@ -70,9 +70,10 @@ describe('boundedFault', () => {
     expect(String(error)).toContain('test gave up');
   });
 
-  it('refuses a timeoutMs that is not a positive whole number', async () => {
+  it('refuses a timeoutMs that is not a positive whole number, as invalid options', async () => {
     const error = await rejection(boundedFault(bound, { timeoutMs: -1 }, async () => undefined));
-    expect(isTestbedError(error, 'TESTBED_INVALID_SPEC')).toBe(true);
+    expect(isTestbedError(error, 'TESTBED_INVALID_OPTIONS')).toBe(true);
+    expect(String(error)).toMatch(/timeoutMs: must be at least 1 ms .*\(got -1\)/);
   });
 });
 

@@ -6,7 +6,16 @@ import {
   FaultFailedError,
   InvalidSpecError,
   MachineGoneError,
+  NoSuchCwdOrUserError,
 } from '../../core/errors.js';
+import {
+  checkOptions,
+  cloneOptionsSchema,
+  execOptionsSchema,
+  spawnOptionsSchema,
+  transferOptionsSchema,
+  writeFileOptionsSchema,
+} from '../../core/option-schemas.js';
 import type {
   CloneOptions,
   CommandOptions,
@@ -185,11 +194,18 @@ export class DockerMachine implements Machine {
     return `${protocol}://${host}:${port}${path.startsWith('/') ? path : `/${path}`}`;
   }
 
-  #start(argv: readonly string[], options: CommandOptions): ExecStream {
+  #start(argv: readonly string[], options: CommandOptions, what: string): ExecStream {
     return startExec(this.#docker, this.data.containerId, argv, {
       env: options.env,
       cwd: options.cwd,
       user: options.user,
+      missing: (missing) =>
+        new NoSuchCwdOrUserError(
+          missing,
+          (missing === 'cwd' ? options.cwd : options.user) ?? '',
+          this.name,
+          what,
+        ),
     });
   }
 
@@ -207,20 +223,26 @@ export class DockerMachine implements Machine {
     command: string | readonly string[],
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Uint8Array>> {
+    checkOptions('exec()', execOptionsSchema, options);
     const argv = argvOf(command);
     return this.#guard(`exec ${shown(argv)}`, () =>
-      runExec(() => this.#start(argv, options), `exec ${shown(argv)} in ${this.name}`, options),
+      runExec(
+        () => this.#start(argv, options, `exec ${shown(argv)}`),
+        `exec ${shown(argv)} in ${this.name}`,
+        options,
+      ),
     );
   }
 
   /** Starts a command and hands over its streams as they come; an abort kills it and `exited` rejects with `AbortedError`. */
   spawn(command: string | readonly string[], options: CommandOptions = {}): MachineProcess {
+    checkOptions('spawn()', spawnOptionsSchema, options);
     const argv = argvOf(command);
     const operation = `spawn ${shown(argv)}`;
     if (this.#destroying) throw new MachineGoneError(this.name, operation);
     const { signal } = options;
     signal?.throwIfAborted();
-    const process = this.#start(argv, options);
+    const process = this.#start(argv, options, operation);
     const onAbort = () => {
       process.kill().catch(() => undefined);
     };
@@ -246,6 +268,7 @@ export class DockerMachine implements Machine {
 
   /** Copies a host file or directory to `guestPath` (which becomes that file or directory; parents created), running or stopped. */
   async copyTo(hostPath: string, guestPath: string, options: TransferOptions = {}): Promise<void> {
+    checkOptions('copyTo()', transferOptionsSchema, options);
     await this.#guard(`copyTo ${guestPath}`, async () =>
       putTar(this.#target, await packHostPath(hostPath, guestPath), guestPath, 'copyTo', {
         ...options,
@@ -260,6 +283,7 @@ export class DockerMachine implements Machine {
     hostPath: string,
     options: TransferOptions = {},
   ): Promise<void> {
+    checkOptions('copyFrom()', transferOptionsSchema, options);
     await this.#guard(`copyFrom ${guestPath}`, () =>
       getTar(this.#target, guestPath, 'copyFrom', options, (tar) => extractToHost(tar, hostPath)),
     );
@@ -271,6 +295,7 @@ export class DockerMachine implements Machine {
     data: string | Uint8Array,
     options: WriteFileOptions = {},
   ): Promise<void> {
+    checkOptions('writeFile()', writeFileOptionsSchema, options);
     await this.#guard(`writeFile ${guestPath}`, () =>
       putTar(
         this.#target,
@@ -283,14 +308,16 @@ export class DockerMachine implements Machine {
   }
 
   /** Reads a guest file whole. */
-  readFile(guestPath: string, options: TransferOptions = {}): Promise<Buffer> {
+  async readFile(guestPath: string, options: TransferOptions = {}): Promise<Buffer> {
+    checkOptions('readFile()', transferOptionsSchema, options);
     return this.#guard(`readFile ${guestPath}`, () =>
       getTar(this.#target, guestPath, 'readFile', options, (tar) => readSingleFile(tar, guestPath)),
     );
   }
 
   /** A new container started from this one's filesystem as it is now (committed to a labelled image). */
-  clone(options: CloneOptions = {}): Promise<DockerMachine> {
+  async clone(options: CloneOptions = {}): Promise<DockerMachine> {
+    checkOptions('clone()', cloneOptionsSchema, options);
     return this.#guard('clone', () => this.context.cloneFrom(this, options.name, options.signal));
   }
 

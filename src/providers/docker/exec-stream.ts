@@ -15,6 +15,11 @@ export interface ExecStreamOptions {
   cwd?: string | undefined;
   /** User name or uid[:gid] (Docker's `User`). */
   user?: string | undefined;
+  /**
+   * The error `exited` rejects with when the engine reports the working directory or user
+   * missing; without it, that is exit 126 with the engine's message on stderr.
+   */
+  missing?: ((missing: 'cwd' | 'user') => Error) | undefined;
 }
 
 /** A command running in a container, with its streams as Node streams. */
@@ -106,6 +111,7 @@ export function startExec(
       throw broken ?? new Error('Docker did not report the exit code of the command');
     }
     const failure = gate.settle(code);
+    if (failure?.missing && options.missing) throw options.missing(failure.missing);
     if (failure) stderr.write(failure.message);
     return failure?.exitCode ?? code;
   };

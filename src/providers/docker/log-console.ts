@@ -1,5 +1,10 @@
 import type { Readable } from 'node:stream';
 import { TimeoutError } from '../../core/errors.js';
+import {
+  checkArguments,
+  consolePatternSchema,
+  waitForOptionsSchema,
+} from '../../core/option-schemas.js';
 import type { MachineConsole, WaitForOptions } from '../../core/provider.js';
 
 const DEFAULT_WAIT_MS = 30_000;
@@ -105,6 +110,10 @@ export class LogConsole implements MachineConsole {
 
   /** Resolves with the first match of `pattern`; rejects with the log's last lines on timeout. */
   async waitFor(pattern: string | RegExp, options: WaitForOptions = {}): Promise<RegExpExecArray> {
+    checkArguments('console.waitFor()', [
+      { name: 'pattern', schema: consolePatternSchema, value: pattern },
+      { name: 'options', schema: waitForOptionsSchema, value: options },
+    ]);
     await this.#opened;
     const regexp =
       typeof pattern === 'string'

@@ -7,10 +7,18 @@ export interface OciExecFailure {
   exitCode: number;
   /** The runtime's message, one line, for stderr. */
   message: string;
+  /** Set when the exec's working directory or user is what is missing. */
+  missing?: 'cwd' | 'user';
 }
 
-/** How Docker's runtime errors start; a program printing exactly this first is not expected. */
+/** How Docker's runtime errors start; a program printing exactly these first is not expected. */
 const OCI_PREFIX = 'OCI runtime exec failed';
+/** What the engine itself writes (before the runtime runs) for an exec `User` not in /etc/passwd. */
+const USER_PREFIX = 'unable to find user ';
+const PREFIXES = [OCI_PREFIX, USER_PREFIX];
+const NO_CWD =
+  /chdir to cwd \("[^"]*"\) set in config\.json failed: (?:no such file or directory|not a directory)/;
+const NO_USER = /^unable to find user [^:]+: no matching entries in passwd file/;
 const NOT_FOUND =
   /exec: "[^"]*": (?:executable file not found|stat [^:]*: no such file or directory)/;
 
@@ -19,8 +27,11 @@ const NOT_FOUND =
  * `\r\n`, and exits 126 (or 127, depending on the engine) whatever the cause.
  */
 export function ociExecFailure(stdout: string, exitCode: number): OciExecFailure | undefined {
-  if ((exitCode !== 126 && exitCode !== 127) || !stdout.startsWith(OCI_PREFIX)) return undefined;
+  if (exitCode !== 126 && exitCode !== 127) return undefined;
   const message = `${stdout.replace(/\r\n/g, '\n').trimEnd()}\n`;
+  if (NO_USER.test(stdout)) return { exitCode: 126, message, missing: 'user' };
+  if (!stdout.startsWith(OCI_PREFIX)) return undefined;
+  if (NO_CWD.test(message)) return { exitCode: 126, message, missing: 'cwd' };
   return { exitCode: NOT_FOUND.test(message) ? 127 : 126, message };
 }
 
@@ -41,8 +52,12 @@ export class OciGate extends Writable {
     if (this.#open) return this.#forward(chunk, callback);
     this.#held.push(chunk);
     const head = Buffer.concat(this.#held);
-    const size = Math.min(head.length, OCI_PREFIX.length);
-    if (head.subarray(0, size).toString('latin1') !== OCI_PREFIX.slice(0, size)) {
+    const start = head.toString('latin1');
+    const held = PREFIXES.some((prefix) => {
+      const size = Math.min(start.length, prefix.length);
+      return start.slice(0, size) === prefix.slice(0, size);
+    });
+    if (!held) {
       this.#open = true;
       this.#held = [];
       return this.#forward(head, callback);

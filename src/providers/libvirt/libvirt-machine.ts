@@ -3,6 +3,16 @@ import {
   PortNotForwardedError,
   UnsupportedOperationError,
 } from '../../core/errors.js';
+import {
+  checkOptions,
+  cloneOptionsSchema,
+  execOptionsSchema,
+  snapshotOptionsSchema,
+  spawnOptionsSchema,
+  transferOptionsSchema,
+  withCheckedRestore,
+  writeFileOptionsSchema,
+} from '../../core/option-schemas.js';
 import type {
   CloneOptions,
   CommandOptions,
@@ -134,39 +144,45 @@ export class LibvirtMachine implements Machine {
     options: ExecOptions & { encoding: 'buffer' },
   ): Promise<ExecResult<Uint8Array>>;
   exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult>;
-  exec(
+  async exec(
     command: string | readonly string[],
     options: ExecOptions = {},
   ): Promise<ExecResult<string | Uint8Array>> {
+    checkOptions('exec()', execOptionsSchema, options);
     return this.session.exec(command, options);
   }
 
   /** Starts a command on its own SSH channel; its output streams as it arrives. */
   spawn(command: string | readonly string[], options: CommandOptions = {}): MachineProcess {
+    checkOptions('spawn()', spawnOptionsSchema, options);
     return this.session.spawn(command, options);
   }
 
   /** Copies a host file or directory to `guestPath`, which it becomes (tar over SSH). */
-  copyTo(hostPath: string, guestPath: string, options?: TransferOptions): Promise<void> {
+  async copyTo(hostPath: string, guestPath: string, options?: TransferOptions): Promise<void> {
+    checkOptions('copyTo()', transferOptionsSchema, options);
     return this.#files.copyTo(hostPath, guestPath, options);
   }
 
   /** Copies a guest file or directory to `hostPath`, which it becomes (tar over SSH). */
-  copyFrom(guestPath: string, hostPath: string, options?: TransferOptions): Promise<void> {
+  async copyFrom(guestPath: string, hostPath: string, options?: TransferOptions): Promise<void> {
+    checkOptions('copyFrom()', transferOptionsSchema, options);
     return this.#files.copyFrom(guestPath, hostPath, options);
   }
 
   /** Writes `data` to a guest file with `mode`, creating parent directories. */
-  writeFile(
+  async writeFile(
     guestPath: string,
     data: string | Uint8Array,
     options?: WriteFileOptions,
   ): Promise<void> {
+    checkOptions('writeFile()', writeFileOptionsSchema, options);
     return this.#files.writeFile(guestPath, data, options);
   }
 
   /** Reads a guest file whole. */
-  readFile(guestPath: string, options?: TransferOptions): Promise<Buffer> {
+  async readFile(guestPath: string, options?: TransferOptions): Promise<Buffer> {
+    checkOptions('readFile()', transferOptionsSchema, options);
     return this.#files.readFile(guestPath, options);
   }
 
@@ -190,6 +206,7 @@ export class LibvirtMachine implements Machine {
 
   /** A new VM starting from this one's current disk state. */
   async clone(options: CloneOptions = {}): Promise<Machine> {
+    checkOptions('clone()', cloneOptionsSchema, options);
     return this.#owner('clone()').clone(this, options);
   }
 
@@ -198,7 +215,8 @@ export class LibvirtMachine implements Machine {
    * the running state too: restores continue from this instant, without booting.
    */
   async snapshot(options: SnapshotOptions = {}): Promise<MachineSnapshot> {
-    return this.#owner('snapshot()').snapshot(this, options);
+    checkOptions('snapshot()', snapshotOptionsSchema, options);
+    return withCheckedRestore(await this.#owner('snapshot()').snapshot(this, options));
   }
 
   /** Freezes the guest (`virsh suspend`): it answers nothing until `resume()`; idempotent. */
@@ -254,7 +272,7 @@ export class LibvirtMachine implements Machine {
   }
 
   /** Resolves once every strategy holds; rejects with `WaitTimeoutError` and the console tail. */
-  waitUntil(
+  async waitUntil(
     strategies: WaitStrategy | readonly WaitStrategy[],
     options?: WaitUntilOptions,
   ): Promise<void> {

@@ -11,6 +11,7 @@ import {
   UnsupportedOperationError,
   WaitTimeoutError,
 } from '../../core/errors.js';
+import { withCheckedRestore } from '../../core/option-schemas.js';
 import type {
   CloneOptions,
   FileSpec,
@@ -208,11 +209,11 @@ export class LibvirtProvisioner implements VmProvisioner, MachineLifecycle {
     options: WarmTemplateOptions = {},
   ): Promise<MachineSnapshot> {
     const stored = await this.#stored.get(spec, options);
-    if (stored) return stored;
+    if (stored) return withCheckedRestore(stored);
     // Values only identity tells apart cannot key a stored template: one of this process's own.
     const machine = (await this.provision({ ...spec, name: 'template' })) as LibvirtMachine;
     try {
-      return await this.#warm.take(machine, {});
+      return withCheckedRestore(await this.#warm.take(machine, {}));
     } finally {
       await machine.destroy().catch(() => {});
     }

@@ -1,6 +1,11 @@
 import { open, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError } from '../../core/errors.js';
+import {
+  checkArguments,
+  consolePatternSchema,
+  waitForOptionsSchema,
+} from '../../core/option-schemas.js';
 import type { MachineConsole, WaitForOptions } from '../../core/provider.js';
 
 /** How often the log file is polled: libvirt writes it, so there is no stream to subscribe to. */
@@ -74,6 +79,10 @@ export class SerialConsole implements MachineConsole {
 
   /** Resolves with the first match of `pattern`; rejects with a `TimeoutError` holding the last lines. */
   async waitFor(pattern: string | RegExp, options: WaitForOptions = {}): Promise<RegExpExecArray> {
+    checkArguments('console.waitFor()', [
+      { name: 'pattern', schema: consolePatternSchema, value: pattern },
+      { name: 'options', schema: waitForOptionsSchema, value: options },
+    ]);
     const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : pattern;
     const timeoutMs = options.timeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
