@@ -1,4 +1,7 @@
-import { createRunContext, LibvirtProvider, type Machine } from '../src/index.js';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRunContext, LibvirtProvider, loadConfig, type Machine } from '../src/index.js';
 import { type Measurement, measure } from './measure.js';
 
 async function firstExec(machine: Machine): Promise<void> {
@@ -66,14 +69,74 @@ export async function benchWarm(): Promise<Measurement[]> {
     }
     await saved.destroy();
     await template.destroy();
+    const stored = await storedAndPooled();
     return [
       cold,
       take,
       warm,
       parallel,
+      ...stored,
       { name: 'warm start: awaited destroy() of a VM', samples: destroys },
     ];
   } finally {
     await provider.removeRun?.(run.runId);
+  }
+}
+
+/**
+ * The same machine from the template store (in a directory of its own, so it is made here):
+ * a restore with no standby pool, and a lease from the pool once it has a standby ready.
+ */
+async function storedAndPooled(): Promise<Measurement[]> {
+  const templateDir = mkdtempSync(join(tmpdir(), 'testbed-bench-templates-'));
+  // QEMU (libvirt-qemu on qemu:///system) opens the stored disks: mkdtemp's 0700 would stop it.
+  chmodSync(templateDir, 0o755);
+  const rows: Measurement[] = [];
+  try {
+    for (const standby of ['0', '1']) {
+      const config = loadConfig({
+        ...process.env,
+        TESTBED_TEMPLATE_DIR: templateDir,
+        TESTBED_STANDBY: standby,
+      });
+      const provider = new LibvirtProvider({ config });
+      const run = createRunContext();
+      const provisioner = await provider.createProvisioner({ run });
+      try {
+        if (!provisioner.warmTemplate) return [];
+        const spec = { memoryMiB: 256 };
+        let snapshot: Awaited<ReturnType<NonNullable<typeof provisioner.warmTemplate>>> | undefined;
+        const make = await measure('warm start: store a template (boot, save)', 1, async () => {
+          snapshot = await provisioner.warmTemplate?.(spec);
+        });
+        if (standby === '0') rows.push(make);
+        if (!snapshot) throw new Error('no template');
+        const template = snapshot;
+        const samples: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          // The pool refills between tests; a lease is timed when a standby is there.
+          if (standby === '1') await new Promise((resolve) => setTimeout(resolve, 3000));
+          const started = performance.now();
+          const machine = await template.restore();
+          await firstExec(machine);
+          samples.push(performance.now() - started);
+          await machine.destroy();
+        }
+        rows.push({
+          name:
+            standby === '0'
+              ? 'warm start: stored template restore → first exec (no pool)'
+              : 'warm start: pooled lease → first exec',
+          samples,
+        });
+        await template.destroy();
+        await provisioner.releaseStandbys?.();
+      } finally {
+        await provider.removeRun?.(run.runId);
+      }
+    }
+    return rows;
+  } finally {
+    rmSync(templateDir, { recursive: true, force: true });
   }
 }

@@ -116,7 +116,7 @@ export class LibvirtProvider implements VmBackendProvider {
 
   /**
    * On the local system daemon QEMU runs as its own user, which must enter testbed's state
-   * directory and image cache (a non-root user's home of mode 0700 is the trap); a session
+   * directory, image cache and template store (a non-root user's home of mode 0700 is the trap); a session
    * daemon's QEMU is this user, and a remote daemon's files are not here.
    */
   #checkQemuReach(): void {
@@ -133,6 +133,11 @@ export class LibvirtProvider implements VmBackendProvider {
           path: this.#config.baseImagePath,
           what: 'the image cache',
           variable: 'TESTBED_BASE_IMAGE_PATH',
+        },
+        {
+          path: this.#config.templateDir,
+          what: 'the warm template store',
+          variable: 'TESTBED_TEMPLATE_DIR',
         },
       ],
       this.#hostFiles,
