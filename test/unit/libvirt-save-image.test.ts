@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTestbedError } from '../../src/core/errors.js';
-import { readSaveImage, writeRetargetedSaveImage } from '../../src/providers/libvirt/save-image.js';
+import { runCommand } from '../../src/core/run-command.js';
+import { feedRetargetedSaveImage, readSaveImage } from '../../src/providers/libvirt/save-image.js';
 
 // A save image as libvirt writes one: header, XML and cookie padded to data_len, then the stream.
 function saveImage(xml: string, cookie: string, dataLength: number, stream: Buffer): Buffer {
@@ -38,7 +39,18 @@ describe('save images', () => {
     expect(image).toMatchObject({ xml: '<domain>old</domain>', dataLength: 1024 });
     expect(image.cookie.toString()).toBe('<cookie/>');
     const target = join(dir, 'b.save');
-    await writeRetargetedSaveImage(source, target, image, '<domain>a longer new name</domain>');
+    const feed = await feedRetargetedSaveImage(
+      source,
+      join(dir, 'b.fifo'),
+      image,
+      '<domain>a longer new name</domain>',
+      runCommand,
+    );
+    // The restore's side: libvirtd reads the pipe as a file.
+    await writeFile(target, await readFile(feed.path));
+    await feed.done;
+    await feed.close();
+    await expect(readFile(feed.path)).rejects.toThrow(/ENOENT/);
     const again = await readSaveImage(target);
     expect(again.xml).toBe('<domain>a longer new name</domain>');
     expect(again.cookie.toString()).toBe('<cookie/>');
@@ -64,12 +76,27 @@ describe('save images', () => {
     await writeFile(small, saveImage('<domain/>', '<c/>', 32, stream));
     const image = await readSaveImage(small);
     await expect(
-      writeRetargetedSaveImage(
+      feedRetargetedSaveImage(
         small,
-        join(dir, 'c.save'),
+        join(dir, 'c.fifo'),
         image,
         `<domain>${'x'.repeat(40)}</domain>`,
+        runCommand,
       ),
     ).rejects.toThrow(/room for 32/);
+  });
+
+  it('lets a feed go that nobody read (the restore failed first), leaving no pipe', async () => {
+    const source = join(dir, 'unread.save');
+    await writeFile(source, saveImage('<domain>old</domain>', '<cookie/>', 1024, stream));
+    const feed = await feedRetargetedSaveImage(
+      source,
+      join(dir, 'unread.fifo'),
+      await readSaveImage(source),
+      '<domain>new</domain>',
+      runCommand,
+    );
+    await feed.close();
+    await expect(readFile(feed.path)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -78,43 +78,55 @@ export class StandbyPool {
     const free = this.deps.freeMemory ?? freemem;
     // Counted across the run's processes: each restore made at once slows the others down.
     const { offered, othersMaking } = await this.#look();
-    let wanted = this.deps.size - offered - othersMaking - this.#making.size;
+    // One restore at a time per process: more at once only slow each other (and the tests) down.
+    let wanted = Math.min(
+      1 - this.#making.size,
+      this.deps.size - offered - othersMaking - this.#making.size,
+    );
     while (
       !this.#closed &&
       wanted > 0 &&
       free() > this.deps.memoryMiB * 1024 ** 2 + HEADROOM_BYTES
     ) {
-      const making: Promise<void> = this.#make().finally(() => {
+      const making: Promise<void> = this.#make().then((made) => {
         this.#making.delete(making);
         // Offered, failed or handed over: the leases still waiting look again.
         for (const waiter of this.#waiting.splice(0)) waiter(undefined);
+        // The next one, unless this one failed: then the next lease tries again.
+        if (made) this.fill();
       });
       this.#making.add(making);
       wanted -= 1;
     }
   }
 
-  async #make(): Promise<void> {
+  /** Makes one standby; true unless it failed. */
+  async #make(): Promise<boolean> {
     let machine: LibvirtMachine | undefined;
-    await mkdir(this.deps.dir, { recursive: true });
     const marker = join(this.deps.dir, `making-${process.pid}-${randomUUID().slice(0, 8)}`);
-    await writeFile(marker, '');
     try {
+      await mkdir(this.deps.dir, { recursive: true });
+      await writeFile(marker, '');
       machine = await this.deps.restore();
       const waiter = this.#waiting.shift();
-      if (waiter) return waiter(machine);
+      if (waiter) {
+        waiter(machine);
+        return true;
+      }
       await this.deps.virsh.call(['suspend', machine.name], { timeoutMs: LEASE_MS });
       if (this.#closed) throw new Error('the pool closed');
       const offer = join(this.deps.dir, `${machine.name}${OFFER}`);
       await writeFile(`${offer}.new`, stateToJson(machine.state));
       this.#own.set(machine.name, machine);
       await rename(`${offer}.new`, offer);
+      return true;
     } catch {
       // A standby is an optimisation: a lease without one restores directly.
       if (machine) {
         this.#own.delete(machine.name);
         await machine.destroy().catch(() => {});
       }
+      return false;
     } finally {
       await rm(marker, { force: true });
     }

@@ -39,7 +39,7 @@ import { stateFromJson, stateToJson } from './machine-state-json.js';
 import { createOverlay } from './qemu-img.js';
 import { createReadableFile } from './readable-file.js';
 import { ensureRunDirectory } from './run-directory.js';
-import { readSaveImage, type SaveImage, writeRetargetedSaveImage } from './save-image.js';
+import { feedRetargetedSaveImage, readSaveImage, type SaveImage } from './save-image.js';
 import { retargetSavedDomainXml } from './saved-domain-xml.js';
 import { teardownDomain } from './teardown.js';
 import type { TestbedMetadata } from './testbed-metadata.js';
@@ -237,7 +237,7 @@ export class WarmSnapshots {
     const next = join(source.state.dir, `disk-${shortId(6)}.qcow2`);
     await createOverlay(source.state.disk, next, { run: this.deps.runCommand });
     source.state.disk = next;
-    const resumeFile = join(source.state.dir, 'resume.save');
+    const resumeFile = join(source.state.dir, 'resume.fifo');
     try {
       await this.#restoreDomain(image, saveFile, resumeFile, {
         state: source.state,
@@ -261,11 +261,11 @@ export class WarmSnapshots {
     }
   }
 
-  /** Writes a save image retargeted at `state`, restores it, and removes the copy. */
+  /** Restores a domain from the save image retargeted at `state`, fed through a pipe at `fifo`. */
   async #restoreDomain(
     image: SaveImage,
     saveFile: string,
-    copy: string,
+    fifo: string,
     target: { state: LibvirtMachineState; seed: string; keepUuid: boolean; signal?: AbortSignal },
   ): Promise<void> {
     const { state, seed } = target;
@@ -278,14 +278,15 @@ export class WarmSnapshots {
       netdev: netdevOf(state, this.deps.config),
       metadata: metadataOf(state, this.deps.run, seed),
     });
+    const feed = await feedRetargetedSaveImage(saveFile, fifo, image, xml, this.deps.runCommand);
     try {
-      await writeRetargetedSaveImage(saveFile, copy, image, xml);
-      await this.deps.virsh.call(['restore', copy], {
+      await this.deps.virsh.call(['restore', feed.path], {
         timeoutMs: RESTORE_TIMEOUT_MS,
         ...(target.signal ? { signal: target.signal } : {}),
       });
+      await feed.done;
     } finally {
-      await rm(copy, { force: true });
+      await feed.close();
     }
   }
 
@@ -386,11 +387,8 @@ export class WarmSnapshots {
       await ensureRunDirectory(runDir, run);
       undo.push(() => rm(dir, { recursive: true, force: true }));
       await mkdir(dir, { mode: 0o755 });
-      await checkFreeSpace(
-        dir,
-        image.dataLength + template.memoryMiB * 1024 ** 2,
-        `restore ${name}`,
-      );
+      // The memory comes through a pipe: only the guest's disk writes take room here.
+      await checkFreeSpace(dir, SAVE_MARGIN_BYTES, `restore ${name}`);
       const disk = join(dir, 'disk-0.qcow2');
       const [keys] = await Promise.all([
         writeSshKeyFiles(dir, {
@@ -426,7 +424,7 @@ export class WarmSnapshots {
         for (const guest of Object.keys(template.ports)) state.ports[guest] = await choosePort();
         undo.push(() => teardownDomain(virsh, name));
         try {
-          await this.#restoreDomain(image, saveFile, join(dir, 'restore.save'), {
+          await this.#restoreDomain(image, saveFile, join(dir, 'restore.fifo'), {
             state,
             // The template's seed stays attached: the guest read it at boot, the device needs a file.
             seed: join(template.dir, 'seed.iso'),
