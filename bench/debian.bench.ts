@@ -1,5 +1,6 @@
 import { createRunContext, ensureImage, LibvirtProvider } from '../src/index.js';
 import type { Measurement } from './measure.js';
+import { storedAndPooled } from './warm.bench.js';
 
 /** debian-12 under this host's accelerator: provision → SSH ready, and → cloud-init done, at 512 MiB and 1 GiB. */
 export async function benchDebian(): Promise<Measurement[]> {
@@ -28,6 +29,14 @@ export async function benchDebian(): Promise<Measurement[]> {
       });
       await machine.destroy();
     }
+    rows.push(
+      ...(await storedAndPooled({
+        label: 'debian-12',
+        spec: { image: 'debian-12' },
+        runs: 5,
+        refillMs: 8000,
+      })),
+    );
     return rows;
   } finally {
     await provider.removeRun?.(run.runId);

@@ -1,7 +1,13 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunContext, LibvirtProvider, loadConfig, type Machine } from '../src/index.js';
+import {
+  createRunContext,
+  LibvirtProvider,
+  loadConfig,
+  type Machine,
+  type MachineSpec,
+} from '../src/index.js';
 import { type Measurement, measure } from './measure.js';
 
 async function firstExec(machine: Machine): Promise<void> {
@@ -69,7 +75,12 @@ export async function benchWarm(): Promise<Measurement[]> {
     }
     await saved.destroy();
     await template.destroy();
-    const stored = await storedAndPooled();
+    const stored = await storedAndPooled({
+      label: 'tiny',
+      spec: { memoryMiB: 256 },
+      runs: 10,
+      refillMs: 3000,
+    });
     return [
       cold,
       take,
@@ -83,11 +94,19 @@ export async function benchWarm(): Promise<Measurement[]> {
   }
 }
 
+/** What `storedAndPooled` measures: a spec, how often, and how long the pool needs to refill. */
+export interface StoredBench {
+  label: string;
+  spec: MachineSpec;
+  runs: number;
+  refillMs: number;
+}
+
 /**
  * The same machine from the template store (in a directory of its own, so it is made here):
  * a restore with no standby pool, and a lease from the pool once it has a standby ready.
  */
-async function storedAndPooled(): Promise<Measurement[]> {
+export async function storedAndPooled(bench: StoredBench): Promise<Measurement[]> {
   const templateDir = mkdtempSync(join(tmpdir(), 'testbed-bench-templates-'));
   // QEMU (libvirt-qemu on qemu:///system) opens the stored disks: mkdtemp's 0700 would stop it.
   chmodSync(templateDir, 0o755);
@@ -104,18 +123,22 @@ async function storedAndPooled(): Promise<Measurement[]> {
       const provisioner = await provider.createProvisioner({ run });
       try {
         if (!provisioner.warmTemplate) return [];
-        const spec = { memoryMiB: 256 };
+        const { spec } = bench;
         let snapshot: Awaited<ReturnType<NonNullable<typeof provisioner.warmTemplate>>> | undefined;
-        const make = await measure('warm start: store a template (boot, save)', 1, async () => {
-          snapshot = await provisioner.warmTemplate?.(spec);
-        });
+        const make = await measure(
+          `warm start: store a template (boot, save; ${bench.label})`,
+          1,
+          async () => {
+            snapshot = await provisioner.warmTemplate?.(spec);
+          },
+        );
         if (standby === '0') rows.push(make);
         if (!snapshot) throw new Error('no template');
         const template = snapshot;
         const samples: number[] = [];
-        for (let i = 0; i < 10; i++) {
+        for (let i = 0; i < bench.runs; i++) {
           // The pool refills between tests; a lease is timed when a standby is there.
-          if (standby === '1') await new Promise((resolve) => setTimeout(resolve, 3000));
+          if (standby === '1') await new Promise((resolve) => setTimeout(resolve, bench.refillMs));
           const started = performance.now();
           const machine = await template.restore();
           await firstExec(machine);
@@ -125,8 +148,8 @@ async function storedAndPooled(): Promise<Measurement[]> {
         rows.push({
           name:
             standby === '0'
-              ? 'warm start: stored template restore → first exec (no pool)'
-              : 'warm start: pooled lease → first exec',
+              ? `warm start: stored template restore → first exec (no pool; ${bench.label})`
+              : `warm start: pooled lease → first exec (${bench.label})`,
           samples,
         });
         await template.destroy();

@@ -29,6 +29,7 @@ import { type RunContext, shortId } from '../../core/run-context.js';
 import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
 import type { DirectoryLeases } from './directory-leases.js';
 import { userNetdev } from './domain-xml.js';
+import { freshIdentityScript } from './guest-identity.js';
 import { freshMac } from './guest-network.js';
 import {
   LibvirtMachine,
@@ -107,7 +108,8 @@ function netdevOf(state: LibvirtMachineState, config: TestbedConfig): string {
 
 /**
  * Puts a machine that continued from saved memory right: its clock (behind by the time since the
- * save), its RNG pool (else every restore draws the same numbers) and, if asked, its hostname.
+ * save), its RNG pool (else every restore draws the same numbers), its machine-id and SSH host
+ * key where the image has them, and, if asked, its hostname.
  * Retried while the resumed guest's SSH server is not answering yet; this is also the readiness
  * check, and it leaves the machine's SSH connection open for the test's first command.
  */
@@ -116,6 +118,8 @@ export async function settleRestoredGuest(
   hostname: string | undefined,
   deadline: number,
   signal: AbortSignal,
+  /** False for a machine that goes on as itself (a snapshot's source): it keeps its identity. */
+  freshIdentity = true,
 ): Promise<void> {
   for (;;) {
     const now = Date.now();
@@ -123,6 +127,7 @@ export async function settleRestoredGuest(
       `date -u -s @${Math.round(now / 1000)} >/dev/null`,
       `printf %s ${randomBytes(32).toString('hex')} >/dev/urandom`,
       ...(hostname ? [`hostname ${hostname}`, `echo ${hostname} >/etc/hostname`] : []),
+      ...(freshIdentity ? freshIdentityScript(hostname ?? machine.state.hostname) : []),
     ].join(' && ');
     try {
       const result = await machine.exec(script, {
@@ -249,6 +254,7 @@ export class WarmSnapshots {
         undefined,
         Date.now() + RESTORE_TIMEOUT_MS,
         AbortSignal.timeout(RESTORE_TIMEOUT_MS),
+        false,
       );
     } catch (error) {
       throw new ProvisionError(
