@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   mkdtempSync,
@@ -7,9 +8,13 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
+import { isTestbedError } from '../../src/core/errors.js';
+import { runCommand } from '../../src/core/run-command.js';
+import { createRunContext } from '../../src/core/run-context.js';
 import type { MachineStart } from '../../src/harness/machine-start.js';
 import { ensureImage } from '../../src/images/ensure-image.js';
 import { listTemplates } from '../../src/images/template-store.js';
@@ -108,6 +113,36 @@ describe.skipIf(!libvirt && !process.env.CI)(
     }, 900_000);
   },
 );
+
+describe.skipIf(!libvirt && !process.env.CI)('a template store without room', () => {
+  it('fails with TESTBED_NO_SPACE naming the store and the size, before booting anything', async () => {
+    const small = mkdtempSync(join(tmpdir(), 'testbed-small-store-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m,mode=0755', 'tmpfs', small]);
+    const provider = new LibvirtProvider({ config: { ...config, templateDir: small } });
+    const run = createRunContext();
+    try {
+      const provisioner = await provider.createProvisioner({ run });
+      const error = await provisioner.warmTemplate?.({ memoryMiB: 256 }).catch((e: unknown) => e);
+      expect(isTestbedError(error, 'TESTBED_NO_SPACE'), String(error)).toBe(true);
+      expect((error as Error).message).toContain(small);
+      expect((error as Error).message).toMatch(/needs \d+ MiB/);
+      expect(readdirSync(small)).toEqual([]);
+      const { stdout } = await runCommand('virsh', [
+        '-q',
+        '-c',
+        config.libvirtUri,
+        'list',
+        '--all',
+        '--name',
+      ]);
+      expect(stdout.split('\n').filter((d) => d.includes(run.runId))).toEqual([]);
+    } finally {
+      await provider.removeRun(run.runId);
+      execFileSync('umount', ['-l', small]);
+      rmSync(small, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.skipIf(!libvirt && !process.env.CI)('debian-12 templates kept across runs', () => {
   const store = mkdtempSync(join(config.stateDir, '..', 'templates-debian-'));
