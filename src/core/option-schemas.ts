@@ -1,8 +1,15 @@
+import { types } from 'node:util';
 import { z } from 'zod';
 import { didYouMean } from './did-you-mean.js';
 import { InvalidOptionsError, type ValidationProblem } from './errors.js';
 import type { MachineSnapshot, RestoreOptions } from './provider.js';
 import { isMachineNetwork } from './spec-schemas.js';
+
+/**
+ * A RegExp of any realm: Jest runs each test file in a vm context of its own, whose RegExp is not
+ * `instanceof` this one.
+ */
+const anyRealmRegExp = z.custom<RegExp>((value) => types.isRegExp(value), 'must be a RegExp');
 
 /**
  * Per-call options of machine methods (`exec`, `spawn`, transfers, waits, snapshots, faults),
@@ -18,7 +25,7 @@ const got = (value: unknown): string => {
   }
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (value instanceof RegExp) return String(value);
+  if (types.isRegExp(value)) return String(value);
   return typeof value === 'object' ? 'an object' : typeof value;
 };
 
@@ -81,7 +88,7 @@ export const execOptionsSchema = z.strictObject({
   timeoutMs: milliseconds("the command's time bound").optional(),
   input: z
     .custom<string | Uint8Array | NodeJS.ReadableStream>(
-      (value) => typeof value === 'string' || value instanceof Uint8Array || isStream(value),
+      (value) => typeof value === 'string' || types.isUint8Array(value) || isStream(value),
       'must be a string, a Uint8Array/Buffer or a readable stream',
     )
     .optional(),
@@ -185,7 +192,7 @@ export const httpWaitOptionsSchema = z.strictObject({
     .optional(),
   body: z
     .union(
-      [z.string(), z.instanceof(RegExp), fn('must be a predicate')],
+      [z.string(), anyRealmRegExp, fn('must be a predicate')],
       'must be a substring, a RegExp or a predicate (body) => boolean',
     )
     .optional(),
@@ -224,7 +231,7 @@ export const waitCommandSchema = z.union(
 
 /** `Wait.forConsole` pattern. */
 export const consolePatternSchema = z.union(
-  [z.string().min(1, 'must not be empty'), z.instanceof(RegExp)],
+  [z.string().min(1, 'must not be empty'), anyRealmRegExp],
   'must be a string or a RegExp',
 );
 

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { z } from 'zod';
 import type { FileSpec, MachineNetwork, PrepareSpec, WaitStrategy } from './provider.js';
 
@@ -64,7 +65,11 @@ export const fileSpecsSchema = z.array(
         mode: mode.optional(),
       }),
       z.strictObject({
-        content: z.union([z.string(), z.instanceof(Uint8Array)]),
+        content: z.union([
+          z.string(),
+          // Of any realm: Jest's test files run in a vm context of their own.
+          z.custom<Uint8Array>((value) => types.isUint8Array(value), 'must be a Uint8Array'),
+        ]),
         target,
         mode: mode.optional(),
       }),

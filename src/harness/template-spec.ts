@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { MachineSpec } from '../core/provider.js';
 
 /** Spec members each test sets for its own machine: a warm restore applies them, the template never has them. */
@@ -30,7 +31,7 @@ function canonical(value: unknown): string {
     return typeof value === 'bigint' ? `${value}n` : JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value instanceof Uint8Array) return `bytes:${Buffer.from(value).toString('base64')}`;
+  if (types.isUint8Array(value)) return `bytes:${Buffer.from(value).toString('base64')}`;
   const proto = Object.getPrototypeOf(value);
   // A class instance (a stream, a client) has state JSON cannot see: only the same object is equal.
   if (proto !== Object.prototype && proto !== null) return identity(value);

@@ -1,10 +1,11 @@
 import { finished } from 'node:stream/promises';
+import { types } from 'node:util';
 import type { ExecOptions, ExecResult } from '../core/provider.js';
 import type { RemoteProcess } from './remote-process.js';
 
 /** Writes `input` (text, bytes or a stream, any size) to the process's stdin, then closes it. */
 export function feedInput(process: RemoteProcess, input: ExecOptions['input']): () => void {
-  if (input === undefined || typeof input === 'string' || input instanceof Uint8Array) {
+  if (input === undefined || typeof input === 'string' || types.isUint8Array(input)) {
     process.stdin.end(input);
     return () => {};
   }

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { types } from 'node:util';
 import { z } from 'zod';
 import { UnsupportedOperationError } from '../core/errors.js';
 import {
@@ -91,7 +92,7 @@ function httpGet(
 function matches<T>(expected: T | RegExp | ((value: T) => boolean) | undefined, value: T): boolean {
   if (expected === undefined) return true;
   if (typeof expected === 'function') return (expected as (value: T) => boolean)(value);
-  if (expected instanceof RegExp) return expected.test(String(value));
+  if (types.isRegExp(expected)) return expected.test(String(value));
   return typeof value === 'string' ? value.includes(String(expected)) : value === expected;
 }
 

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { AbortedError, TimeoutError } from '../../core/errors.js';
 import type { ExecOptions, ExecResult } from '../../core/provider.js';
 import type { ExecStream } from './exec-stream.js';
@@ -17,7 +18,7 @@ function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 function feed(stdin: NodeJS.WritableStream, input: ExecOptions['input']): Promise<never> {
   if (input === undefined) stdin.end();
   else if (typeof input === 'string') stdin.end(Buffer.from(input, 'utf8'));
-  else if (input instanceof Uint8Array) {
+  else if (types.isUint8Array(input)) {
     stdin.end(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
   } else {
     input.pipe(stdin);

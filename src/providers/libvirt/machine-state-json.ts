@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { LibvirtMachineState } from './libvirt-machine.js';
 
 type Pattern = LibvirtMachineState['readiness']['readyPattern'];
@@ -6,10 +7,9 @@ type StoredPattern = string | null | { regexp: string; flags: string };
 /** A machine's state as JSON: a template's `state.json`, a standby's offer. RegExps survive. */
 export function stateToJson<T extends Pick<LibvirtMachineState, 'readiness'>>(state: T): string {
   const { readyPattern } = state.readiness;
-  const stored: StoredPattern =
-    readyPattern instanceof RegExp
-      ? { regexp: readyPattern.source, flags: readyPattern.flags }
-      : readyPattern;
+  const stored: StoredPattern = types.isRegExp(readyPattern)
+    ? { regexp: readyPattern.source, flags: readyPattern.flags }
+    : readyPattern;
   return JSON.stringify({ ...state, readiness: { ...state.readiness, readyPattern: stored } });
 }
 

@@ -1,6 +1,7 @@
 import { readdir, realpath, stat, statfs } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { types } from 'node:util';
 import type { TestbedConfig } from '../../core/config.js';
 import { AbortedError, NoSpaceError, TimeoutError } from '../../core/errors.js';
 import type {
@@ -64,7 +65,7 @@ export function describeSpec(value: unknown): string | undefined {
   if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
     return JSON.stringify(value);
   }
-  if (value instanceof RegExp) return `/${value.source}/${value.flags}`;
+  if (types.isRegExp(value)) return `/${value.source}/${value.flags}`;
   if (typeof value !== 'object') return undefined;
   if (Array.isArray(value)) {
     const items = value.map(describeSpec);
