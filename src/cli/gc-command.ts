@@ -3,6 +3,7 @@ import { loadConfig } from '../core/config.js';
 import type { TemplatePruneDecision } from '../images/template-store.js';
 import { parseDuration } from '../reaper/duration.js';
 import type { SweepReport } from '../reaper/sweep-dead-runs.js';
+import type { CliIo } from './cli-io.js';
 import {
   defaultReaperDeps,
   type ReaperCommandDeps,
@@ -10,7 +11,6 @@ import {
   renderRunHeading,
   reportBackendProblems,
 } from './ls-command.js';
-import type { CliIo } from './main.js';
 
 /** The text for the warm templates `testbed gc` removed (or would remove); kept ones are not listed. */
 export function renderTemplatePrune(

@@ -6,7 +6,7 @@ import { builtInRecipes } from '../images/image-recipes.js';
 import { type CachedImage, listImages } from '../images/list-images.js';
 import { removeImage } from '../images/remove-image.js';
 import { listTemplates, type TemplateEntry } from '../images/template-store.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './cli-io.js';
 
 const ACTIONS = ['build', 'ls', 'rm'] as const;
 

@@ -10,7 +10,7 @@ import type { RunGroup } from '../reaper/group-by-run.js';
 import type { BackendListing } from '../reaper/list-all-resources.js';
 import { pruneWatchdogLogs } from '../reaper/prune-watchdog-logs.js';
 import { type SweepOptions, type SweepReport, sweepDeadRuns } from '../reaper/sweep-dead-runs.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './cli-io.js';
 
 /** What the `ls` and `gc` commands need from the world; injected by tests. */
 export interface ReaperCommandDeps {

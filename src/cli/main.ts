@@ -4,6 +4,7 @@ import { CONFIG_VARIABLES } from '../core/config.js';
 import { isTestbedError } from '../core/errors.js';
 import { LibvirtProvider } from '../providers/libvirt/index.js';
 import { VmBackendRegistry } from '../registry.js';
+import type { CliIo } from './cli-io.js';
 import { collectDoctorReport } from './doctor-report.js';
 import { registerGcCommand } from './gc-command.js';
 import { assessHostAccess, gatherHostFacts } from './host-access.js';
@@ -11,12 +12,6 @@ import { registerImagesCommand } from './images-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { renderDoctorJson, renderDoctorText } from './render-doctor.js';
 import { registerSetupHostCommand } from './setup-host-command.js';
-
-/** Where the CLI writes; injected so tests can capture output. */
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),

@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CommandFailedError } from '../../core/errors.js';
 import { quoteShellArgument as q } from '../../ssh/shell-quote.js';
-import type { LibvirtMachine } from './libvirt-machine.js';
-
-/** What the guest is told about its isolated networks: static addresses by NIC, and names. */
-export interface GuestNetwork {
-  /** A static IPv4 address (with prefix length) for the NIC with this MAC. */
-  addresses: readonly { mac: string; address: string }[];
-  /** Lines of `/etc/hosts`, name → address, marked as testbed's so they are replaced, not added twice. */
-  hosts: Readonly<Record<string, string>>;
-}
+import type { GuestNetwork, LibvirtMachine } from './libvirt-machine.js';
 
 /** A MAC address in QEMU's locally administered range, random. */
 export function freshMac(): string {

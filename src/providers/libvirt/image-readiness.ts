@@ -1,4 +1,4 @@
-import type { VmImage } from './provisioner.js';
+import type { VmImage } from './vm-image.js';
 
 /** What readiness means for a machine of `image`: the spec's choice, else the image manifest's. */
 export function imageReadiness(

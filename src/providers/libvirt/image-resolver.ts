@@ -3,7 +3,7 @@ import type { RunCommand } from '../../core/run-command.js';
 import { ensureImage } from '../../images/ensure-image.js';
 import { builtInRecipes } from '../../images/image-recipes.js';
 import { resolveVmImage } from '../../images/resolve-vm-image.js';
-import type { VmImage, VmImageResolver } from './provisioner.js';
+import type { VmImage, VmImageResolver } from './vm-image.js';
 
 /**
  * Resolves a path (qcow2 file or built image directory) as is, and a built-in recipe name such

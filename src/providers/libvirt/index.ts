@@ -23,14 +23,15 @@ import {
 import { createImageResolver } from './image-resolver.js';
 import { libvirtSocketFor } from './libvirt-socket.js';
 import { nodeCapacity } from './node-capacity.js';
-import { LibvirtProvisioner, type VmImageResolver } from './provisioner.js';
+import { LibvirtProvisioner } from './provisioner.js';
 import { checkQemuCanReach, type HostFiles, hostFiles } from './qemu-reach.js';
 import { listRunResources, removeRunResources } from './run-resources.js';
 import { Virsh } from './virsh.js';
 import { describeVirshVersion } from './virsh-version.js';
+import type { VmImageResolver } from './vm-image.js';
 import { DEFAULT_VM_IMAGE } from './vm-spec.js';
 
-export type { VmImage, VmImageResolver } from './provisioner.js';
+export type { VmImage, VmImageResolver } from './vm-image.js';
 export type { LibvirtMachineSpec } from './vm-spec.js';
 
 /** Options for `LibvirtProvider`; every one has a default. */

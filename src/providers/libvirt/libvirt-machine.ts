@@ -34,9 +34,24 @@ import type {
 import { SshFileTransfer } from '../../ssh/ssh-file-transfer.js';
 import { SshSession } from '../../ssh/ssh-session.js';
 import { waitUntil } from '../../wait/wait-until.js';
-import type { GuestNetwork } from './guest-network.js';
-import type { LibvirtPowerControl } from './power-control.js';
 import { SerialConsole } from './serial-console.js';
+
+/** Static addresses and `/etc/hosts` lines a machine gets after every boot. */
+export interface GuestNetwork {
+  /** A static IPv4 address (with prefix length) for the NIC with this MAC. */
+  addresses: readonly { mac: string; address: string }[];
+  /** Lines of `/etc/hosts`, name → address, marked as testbed's so they are replaced, not added twice. */
+  hosts: Readonly<Record<string, string>>;
+}
+
+/** Power operations on a machine (`PauseResume`, `PowerControl`), done by its provisioner. */
+export interface MachinePower {
+  pause(machine: LibvirtMachine, options?: FaultOptions): Promise<void>;
+  resume(machine: LibvirtMachine, options?: FaultOptions): Promise<void>;
+  reboot(machine: LibvirtMachine, options?: FaultOptions): Promise<void>;
+  crash(machine: LibvirtMachine, options?: FaultOptions): Promise<void>;
+  start(machine: LibvirtMachine, options?: FaultOptions): Promise<void>;
+}
 
 /** Where a machine's pieces are on the host; also the data of its descriptor. */
 export interface LibvirtMachineState {
@@ -83,7 +98,7 @@ export interface MachineLifecycle {
   /** Stops the domain and removes the machine's files (but what `keepArtifacts` keeps). */
   destroy(machine: LibvirtMachine, keepArtifacts: boolean): Promise<void>;
   /** Pauses, resumes, reboots, crashes and starts machines (`PauseResume`, `PowerControl`). */
-  readonly power: LibvirtPowerControl;
+  readonly power: MachinePower;
 }
 
 /** How a machine of a remote host differs: its provider's id, and a console mirrored from the host. */
@@ -284,7 +299,7 @@ export class LibvirtMachine implements Machine {
     return this.destroy();
   }
 
-  #power(operation: string): LibvirtPowerControl {
+  #power(operation: string): MachinePower {
     if (this.#destroying) throw new MachineGoneError(this.name, operation);
     if (!this.lifecycle) {
       throw new UnsupportedOperationError(`${operation} on ${this.name}`, this.providerId, {

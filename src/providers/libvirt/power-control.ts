@@ -7,7 +7,7 @@ import type { FaultOptions } from '../../core/provider.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
 import { waitForCloudInit } from './cloud-init-wait.js';
 import { configureGuestNetwork } from './guest-network.js';
-import type { LibvirtMachine } from './libvirt-machine.js';
+import type { LibvirtMachine, MachinePower } from './libvirt-machine.js';
 import type { Virsh } from './virsh.js';
 
 const STEP_MS = 30_000;
@@ -28,7 +28,7 @@ function describe(error: unknown): string {
  * Pause, resume, reboot, crash and start of libvirt machines (`PauseResume`, `PowerControl`).
  * Operations on one machine run one after another, so a pause and a crash never interleave.
  */
-export class LibvirtPowerControl {
+export class LibvirtPowerControl implements MachinePower {
   readonly #queues = new WeakMap<LibvirtMachine, Promise<unknown>>();
 
   constructor(private readonly virsh: Virsh) {}

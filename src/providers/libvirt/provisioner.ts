@@ -35,7 +35,6 @@ import { applyFileSpecs } from '../../files/apply-file-specs.js';
 import { runPrepareSteps } from '../../files/prepare-steps.js';
 import type { UserData } from '../../images/cloud-user-data.js';
 import { createNoCloudSeed } from '../../images/nocloud-seed.js';
-import type { ReadySignal } from '../../images/resolve-vm-image.js';
 import { generateSshKeyPair, type SshKeyPair } from '../../ssh/generate-ssh-key-pair.js';
 import { waitForSsh } from '../../ssh/wait-for-ssh.js';
 import { writeSshKeyFiles } from '../../ssh/write-ssh-key-files.js';
@@ -47,10 +46,11 @@ import { DirectoryLeases } from './directory-leases.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
 import { findFreePort } from './free-port.js';
-import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
+import { configureGuestNetwork, freshMac } from './guest-network.js';
 import { imageReadiness } from './image-readiness.js';
 import { writeKeptMarker } from './kept-marker.js';
 import {
+  type GuestNetwork,
   LibvirtMachine,
   type LibvirtMachineState,
   type MachineLifecycle,
@@ -63,29 +63,9 @@ import { ensureRunDirectory } from './run-directory.js';
 import { StoredTemplates } from './stored-templates.js';
 import { teardownDomain } from './teardown.js';
 import type { Virsh } from './virsh.js';
+import type { VmImage, VmImageResolver } from './vm-image.js';
 import { parseVmSpec } from './vm-spec.js';
 import { WarmSnapshots } from './warm-snapshots.js';
-
-/** A bootable base image: a qcow2 disk and, for direct kernel boot, kernel, initrd and command line. */
-export interface VmImage {
-  /** Base disk; overlays are created on it, it is never written. */
-  base: string;
-  /** Format of the base disk. Default qcow2. */
-  format?: 'qcow2' | 'raw' | undefined;
-  /** Kernel for direct boot. */
-  kernel?: string | undefined;
-  /** Initrd for direct boot. */
-  initrd?: string | undefined;
-  /** Kernel command line for direct boot. */
-  cmdline?: string | undefined;
-  /** The user the seed's key is for (from the image's manifest). */
-  sshUser?: string | undefined;
-  /** How a machine booted from it tells it is ready (from the image's manifest). */
-  ready?: ReadySignal | undefined;
-}
-
-/** Finds (or builds) the image a spec names: a cached image name or a qcow2 path. */
-export type VmImageResolver = (nameOrPath: string, signal?: AbortSignal) => Promise<VmImage>;
 
 /** What the provisioner works with. */
 export interface LibvirtProvisionerOptions {

@@ -22,11 +22,11 @@ import { HOST_POOL, HostPool } from './host-pool.js';
 import { HostVirsh } from './host-virsh.js';
 import { createImageResolver } from './image-resolver.js';
 import { nodeCapacity } from './node-capacity.js';
-import type { VmImageResolver } from './provisioner.js';
 import { probeRemoteAccelerator } from './remote-accelerator.js';
 import { RemoteLibvirtProvisioner } from './remote-provisioner.js';
 import { listRemoteResources, removeRemoteRun } from './remote-resources.js';
 import { describeVirshVersion } from './virsh-version.js';
+import type { VmImageResolver } from './vm-image.js';
 
 /** Options for `RemoteLibvirtProvider`; all but the entry have defaults. */
 export interface RemoteLibvirtProviderOptions {

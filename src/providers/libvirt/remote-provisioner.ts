@@ -34,21 +34,22 @@ import { contentHash } from './content-hash.js';
 import { createDomain } from './create-domain.js';
 import { buildDomainXml } from './domain-xml.js';
 import { keepFailedLog } from './failed-log.js';
-import { configureGuestNetwork, freshMac, type GuestNetwork } from './guest-network.js';
+import { configureGuestNetwork, freshMac } from './guest-network.js';
 import type { HostPool } from './host-pool.js';
 import { imageReadiness } from './image-readiness.js';
 import {
+  type GuestNetwork,
   LibvirtMachine,
   type LibvirtMachineState,
   type MachineLifecycle,
 } from './libvirt-machine.js';
 import { createLibvirtNetwork } from './libvirt-network.js';
 import { LibvirtPowerControl } from './power-control.js';
-import type { VmImage, VmImageResolver } from './provisioner.js';
 import { virtualSizeOf } from './qemu-img.js';
 import { ensureRunDirectory } from './run-directory.js';
 import { teardownDomain } from './teardown.js';
 import type { Virsh } from './virsh.js';
+import type { VmImage, VmImageResolver } from './vm-image.js';
 import { parseVmSpec } from './vm-spec.js';
 import { VolumeLogMirror } from './volume-log-mirror.js';
 
