@@ -86,8 +86,15 @@ describe.skipIf(!libvirt && !process.env.CI)(
       const second = await runSuite();
       expect(second.starts.filter((s) => s.templateCreated)).toHaveLength(0);
       expect(second.run.output).toMatch(/warm templates: 0, restores: 9/);
-      console.log(`[ready ms] ${second.starts.map((s) => s.readyMs).join(' ')}`);
-      for (const s of second.starts) expect(s.readyMs, s.machine).toBeLessThanOrEqual(1000);
+      const ready = second.starts.map((s) => s.readyMs ?? Number.POSITIVE_INFINITY);
+      console.log(`[ready ms] ${ready.join(' ')}`);
+      // Standbys from the pool, first tests included. A test shorter than a restore leaves the
+      // next one waiting for part of one (≈ 0.7–1.0 s on 2 busy TCG cores), hence the looser max.
+      expect([...ready].sort((a, b) => a - b)[Math.floor(ready.length / 2)]).toBeLessThanOrEqual(
+        600,
+      );
+      for (const [i, ms] of ready.entries())
+        expect(ms, second.starts[i]?.machine).toBeLessThanOrEqual(1500);
     }, 900_000);
 
     it('refuses an entry made by another QEMU and remakes it; a corrupt save image falls back to a new template', async () => {
