@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
@@ -10,6 +8,7 @@ import { createRunContext, type RunContext } from '../../src/core/run-context.js
 import { LibvirtProvider } from '../../src/providers/libvirt/index.js';
 import type { LibvirtMachine } from '../../src/providers/libvirt/libvirt-machine.js';
 import { domainNames, execOk } from './support/libvirt-checks.js';
+import { mountSmallTmpfs } from './support/small-tmpfs.js';
 
 const config = loadConfig();
 const provider = new LibvirtProvider({ config });
@@ -135,8 +134,7 @@ describe.skipIf(!available && !process.env.CI)('warm snapshots of libvirt VMs (T
     });
 
     it('no room for the memory image: names the directory and the size, the source runs on', async () => {
-      const small = mkdtempSync(join(tmpdir(), 'testbed-small-'));
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m,mode=0755', 'tmpfs', small]);
+      const { dir: small, unmount } = mountSmallTmpfs('testbed-small-');
       const tight = new LibvirtProvider({ config: { ...config, stateDir: small } });
       const tightRun = createRunContext();
       try {
@@ -153,8 +151,7 @@ describe.skipIf(!available && !process.env.CI)('warm snapshots of libvirt VMs (T
         ).toEqual([]);
       } finally {
         await tight.removeRun(tightRun.runId);
-        execFileSync('umount', ['-l', small]);
-        rmSync(small, { recursive: true, force: true });
+        unmount();
       }
     });
   });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   mkdtempSync,
@@ -8,7 +7,6 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
@@ -21,6 +19,7 @@ import { listTemplates } from '../../src/images/template-store.js';
 import { LibvirtProvider } from '../../src/providers/libvirt/index.js';
 import { runVitest, type VitestRun } from '../fixtures/run-vitest.js';
 import { runLeftovers } from './support/run-leftovers.js';
+import { mountSmallTmpfs } from './support/small-tmpfs.js';
 
 const fixture = resolve(import.meta.dirname, '../fixtures/vitest-store');
 const config = loadConfig();
@@ -123,8 +122,7 @@ describe.skipIf(!libvirt && !process.env.CI)(
 
 describe.skipIf(!libvirt && !process.env.CI)('a template store without room', () => {
   it('fails with TESTBED_NO_SPACE naming the store and the size, before booting anything', async () => {
-    const small = mkdtempSync(join(tmpdir(), 'testbed-small-store-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m,mode=0755', 'tmpfs', small]);
+    const { dir: small, unmount } = mountSmallTmpfs('testbed-small-store-');
     const provider = new LibvirtProvider({ config: { ...config, templateDir: small } });
     const run = createRunContext();
     try {
@@ -145,8 +143,7 @@ describe.skipIf(!libvirt && !process.env.CI)('a template store without room', ()
       expect(stdout.split('\n').filter((d) => d.includes(run.runId))).toEqual([]);
     } finally {
       await provider.removeRun(run.runId);
-      execFileSync('umount', ['-l', small]);
-      rmSync(small, { recursive: true, force: true });
+      unmount();
     }
   });
 });

@@ -201,13 +201,17 @@ export class StandbyPool {
     }
     this.fill();
     if (!machine) return undefined;
+    // Its restore gave it an identity of its own (machine-id, host key): only the clock, the RNG
+    // and a hostname asked for need setting again.
+    const settle = () =>
+      settleRestoredGuest(machine, options.hostname, Date.now() + timeoutMs, signal, false);
     try {
       if (offered) {
         await this.deps.virsh.call(['resume', machine.name], { timeoutMs, signal });
-        await settleRestoredGuest(machine, options.hostname, Date.now() + timeoutMs, signal);
+        await settle();
       } else if (options.hostname) {
         // Just restored and settled: only the hostname asked for is still to set.
-        await settleRestoredGuest(machine, options.hostname, Date.now() + timeoutMs, signal);
+        await settle();
       }
       if (options.hostname) machine.state.hostname = options.hostname;
       return machine;

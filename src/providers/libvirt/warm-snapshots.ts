@@ -118,7 +118,7 @@ export async function settleRestoredGuest(
   hostname: string | undefined,
   deadline: number,
   signal: AbortSignal,
-  /** False for a machine that goes on as itself (a snapshot's source): it keeps its identity. */
+  /** False for a machine that has its own already (a snapshot's source, a leased standby). */
   freshIdentity = true,
 ): Promise<void> {
   for (;;) {
